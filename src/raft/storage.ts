@@ -1,0 +1,182 @@
+import { assert } from "../lib/assert.js";
+import type { ConfState, Entry, HardState, Index, Snapshot, Term } from "./types.js";
+
+/** Returned by {@link Storage.term} for an index below the first available entry. */
+export const TERM_COMPACTED = -1;
+/** Returned by {@link Storage.term} for an index above the last entry. */
+export const TERM_UNAVAILABLE = -2;
+
+/** Returned by {@link Storage.entries} when part of the range has been compacted away. */
+export const ENTRIES_COMPACTED = "compacted";
+/** Returned by {@link Storage.snapshot} while a snapshot is being produced; retry later. */
+export const SNAPSHOT_UNAVAILABLE = "snapshotUnavailable";
+
+/** The empty configuration: no voters, no learners. */
+export const emptyConfState: ConfState = {
+  voters: [],
+  votersOutgoing: [],
+  learners: [],
+  learnersNext: [],
+  autoLeave: false,
+};
+
+/**
+ * The durable log as the Raft core reads it. The core never writes here: the driver appends each
+ * Ready's entries (and installs its snapshot) once they are durable, then calls `advance()`.
+ * Index `firstIndex() - 1` is the snapshot (or sentinel) position, whose term is still known.
+ */
+export interface Storage {
+  /** The persisted hard state and configuration this node restarts with. */
+  initialState(): { hardState: HardState; confState: ConfState };
+  /**
+   * Entries in `[lo, hi)`, at least one if any exist, stopping before the total data size passes
+   * `bytesMax`. {@link ENTRIES_COMPACTED} if `lo` is below `firstIndex()`.
+   */
+  entries(lo: Index, hi: Index, bytesMax: number): readonly Entry[] | typeof ENTRIES_COMPACTED;
+  /** Term of entry `index`, valid for `[firstIndex() - 1, lastIndex()]`; sentinels outside it. */
+  term(index: Index): Term;
+  /** Index of the first entry still stored (snapshot index + 1). */
+  firstIndex(): Index;
+  /** Index of the last stored entry (the snapshot index if none follow it). */
+  lastIndex(): Index;
+  /** The most recent snapshot, or {@link SNAPSHOT_UNAVAILABLE}. */
+  snapshot(): Snapshot | typeof SNAPSHOT_UNAVAILABLE;
+}
+
+/** Data bytes of an entry, the unit of every entry-size limit. */
+export function entryBytes(entry: Entry): number {
+  return entry.data.length;
+}
+
+/**
+ * An in-memory {@link Storage}; used by tests, the simulator, and the server as the cache in front
+ * of the WAL. `entries[0]` is a dummy holding the snapshot index and term.
+ */
+export class MemoryStorage implements Storage {
+  #hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  #snapshot: Snapshot = {
+    metadata: { index: 0, term: 0, confState: emptyConfState },
+    data: new Uint8Array(0),
+  };
+  #entries: Entry[] = [{ term: 0, index: 0, type: 0, data: new Uint8Array(0) }];
+
+  /** A storage holding only a configuration at index 0 (a fresh cluster's bootstrap). */
+  static withConfState(confState: ConfState): MemoryStorage {
+    const storage = new MemoryStorage();
+    storage.#snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
+    return storage;
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.#hardState, confState: this.#snapshot.metadata.confState };
+  }
+
+  /** Records the hard state (the driver calls this with each Ready's hard state). */
+  setHardState(hardState: HardState): void {
+    this.#hardState = hardState;
+  }
+
+  get hardState(): HardState {
+    return this.#hardState;
+  }
+
+  #offset(): Index {
+    return (this.#entries[0] as Entry).index;
+  }
+
+  entries(lo: Index, hi: Index, bytesMax: number): readonly Entry[] | typeof ENTRIES_COMPACTED {
+    const offset = this.#offset();
+    if (lo <= offset) return ENTRIES_COMPACTED;
+    assert(hi <= this.lastIndex() + 1, `entries: hi ${hi} is past the last index ${this.lastIndex()}`);
+    return limitBytes(this.#entries.slice(lo - offset, hi - offset), bytesMax);
+  }
+
+  term(index: Index): Term {
+    const offset = this.#offset();
+    if (index < offset) return TERM_COMPACTED;
+    const entry = this.#entries[index - offset];
+    return entry === undefined ? TERM_UNAVAILABLE : entry.term;
+  }
+
+  firstIndex(): Index {
+    return this.#offset() + 1;
+  }
+
+  lastIndex(): Index {
+    return this.#offset() + this.#entries.length - 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.#snapshot;
+  }
+
+  /** Replaces everything with `snapshot`; a snapshot older than the current one is ignored. */
+  applySnapshot(snapshot: Snapshot): boolean {
+    if (snapshot.metadata.index <= this.#snapshot.metadata.index) return false;
+    this.#snapshot = snapshot;
+    const { index, term } = snapshot.metadata;
+    this.#entries = [{ term, index, type: 0, data: new Uint8Array(0) }];
+    return true;
+  }
+
+  /**
+   * Records a snapshot of the state machine as of `index` (which must be stored and not before the
+   * current snapshot); entries are kept until {@link compact}.
+   */
+  createSnapshot(index: Index, confState: ConfState, data: Uint8Array): Snapshot {
+    assert(
+      index >= this.#snapshot.metadata.index,
+      `createSnapshot: index ${index} is older than the snapshot`,
+    );
+    assert(
+      index <= this.lastIndex(),
+      `createSnapshot: index ${index} is past the last index ${this.lastIndex()}`,
+    );
+    const term = this.term(index);
+    assert(term >= 0, `createSnapshot: no term for index ${index}`);
+    this.#snapshot = { metadata: { index, term, confState }, data };
+    return this.#snapshot;
+  }
+
+  /** Drops entries before `compactIndex`, which becomes the dummy; must not pass the last index. */
+  compact(compactIndex: Index): void {
+    const offset = this.#offset();
+    if (compactIndex <= offset) return;
+    assert(
+      compactIndex <= this.lastIndex(),
+      `compact: ${compactIndex} is past the last index ${this.lastIndex()}`,
+    );
+    const dummy = this.#entries[compactIndex - offset] as Entry;
+    this.#entries = [
+      { term: dummy.term, index: dummy.index, type: 0, data: new Uint8Array(0) },
+      ...this.#entries.slice(compactIndex - offset + 1),
+    ];
+  }
+
+  /** Appends entries, replacing any stored suffix they conflict with; compacted ones are skipped. */
+  append(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    const offset = this.#offset();
+    const last = (entries[entries.length - 1] as Entry).index;
+    if (last <= offset) return;
+    const skip = first.index <= offset ? offset + 1 - first.index : 0;
+    const start = first.index + skip;
+    assert(start <= this.lastIndex() + 1, `append: gap between ${this.lastIndex()} and ${start}`);
+    this.#entries.length = start - offset;
+    for (let i = skip; i < entries.length; i++) this.#entries.push(entries[i] as Entry);
+  }
+}
+
+/** The longest prefix of `entries` within `bytesMax` data bytes, but never empty if `entries` is not. */
+export function limitBytes<T extends Entry>(entries: T[], bytesMax: number): T[] {
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) {
+    total += entryBytes(entries[i] as T);
+    if (total > bytesMax && i > 0) {
+      entries.length = i;
+      break;
+    }
+  }
+  return entries;
+}
