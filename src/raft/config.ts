@@ -62,6 +62,13 @@ export interface RaftConfig {
   readonly stepDownOnRemoval?: boolean;
   /** Whether followers refuse to forward proposals to the leader. Default false. */
   readonly disableProposalForwarding?: boolean;
+  /**
+   * Set by the driver when recovery found and cut away damage in the durable log, so entries this
+   * node once acknowledged may be gone (protocol-aware recovery). Until a leader has brought its
+   * log up to that leader's commit index, the node neither votes nor campaigns: otherwise its
+   * shortened log could help elect a leader missing committed entries. Default false.
+   */
+  readonly abstainUntilCaughtUp?: boolean;
   readonly logger?: Logger;
   /** Test-only protocol bugs; see {@link InjectedBugs}. */
   readonly bugs?: InjectedBugs;
@@ -120,6 +127,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     leaseMarginTicks: c.leaseMarginTicks ?? Math.max(1, Math.floor(electionTicks / 10)),
     stepDownOnRemoval: c.stepDownOnRemoval ?? true,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
+    abstainUntilCaughtUp: c.abstainUntilCaughtUp ?? false,
     logger: c.logger ?? noopLogger,
     bugs: c.bugs ?? {},
   };

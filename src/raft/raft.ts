@@ -93,6 +93,8 @@ export class Raft {
   #leaseRevoked = false;
   /** Lease reads only: a freshly started node refuses votes for one election timeout. */
   #startupGuard: boolean;
+  /** Storage damage was repaired at start: no voting or campaigning until caught up. */
+  abstaining: boolean;
   #readsWaitingCommit: ReadRequest[] = [];
   #readsWaitingRound: ReadRequest[] = [];
 
@@ -106,6 +108,7 @@ export class Raft {
       inflightBytesMax: cfg.inflightBytesMax,
     });
     this.#startupGuard = cfg.readOnlyOption === ReadOnlyOption.leaseBased;
+    this.abstaining = cfg.abstainUntilCaughtUp;
     this.#installConfig(fromConfState(confState));
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0)
       this.#loadHardState(hardState);
@@ -320,7 +323,7 @@ export class Raft {
 
   promotable(): boolean {
     const pr = this.trk.progress.get(this.id);
-    return pr !== undefined && !pr.isLearner && this.log.unstableSnapshot === null;
+    return pr !== undefined && !pr.isLearner && this.log.unstableSnapshot === null && !this.abstaining;
   }
 
   abortLeaderTransfer(): void {
@@ -541,8 +544,14 @@ export class Raft {
     const canVote =
       this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
     const upToDate = this.cfg.bugs.ignoreLogUpToDate === true || this.log.isUpToDate(m.index, m.logTerm);
+    if (this.abstaining) {
+      this.cfg.logger.info("raft: refusing to vote until caught up after storage repair", {
+        id: this.id,
+        from: m.from,
+      });
+    }
     const respType = pre ? MessageType.preVoteResp : MessageType.voteResp;
-    if (canVote && upToDate) {
+    if (canVote && upToDate && !this.abstaining) {
       // Answer with the request's term: a pre-vote grant is for a term we have not entered.
       this.send({ type: respType, to: m.from, term: m.term });
       if (!pre) {
@@ -915,6 +924,13 @@ export class Raft {
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew >= 0) {
+      if (this.abstaining && lastNew >= m.commit) {
+        this.abstaining = false;
+        this.cfg.logger.info("raft: caught up after storage repair, voting again", {
+          id: this.id,
+          index: lastNew,
+        });
+      }
       this.send({ type: MessageType.appResp, to: m.from, index: lastNew });
       return;
     }
