@@ -353,7 +353,33 @@ function validate(m: Message, self: NodeId): string | null {
   if (!Number.isSafeInteger(m.index) || m.index < 0 || !Number.isSafeInteger(m.commit) || m.commit < 0) {
     return "'index' and 'commit' must be non-negative integers";
   }
-  if (m.type === MessageType.snap && m.snapshot === null) return "snapshot message without a snapshot";
+  for (const [name, v] of [
+    ["logTerm", m.logTerm],
+    ["rejectHint", m.rejectHint],
+    ["round", m.round],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) return `'${name}' must be a non-negative integer, got ${v}`;
+  }
+  if (m.type === MessageType.snap) {
+    if (m.snapshot === null) return "snapshot message without a snapshot";
+    const { index, term } = m.snapshot.metadata;
+    if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0)
+      return `snapshot index and term must be non-negative integers, got ${index} and ${term}`;
+  }
+  if (m.type === MessageType.app) return validateEntries(m);
+  return null;
+}
+
+/** Why an append's entries cannot directly follow (`index`, `logTerm`) in term `term`, or null. */
+function validateEntries(m: Message): string | null {
+  let prevTerm = m.logTerm;
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i] as Entry;
+    if (e.index !== m.index + 1 + i) return `entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`;
+    if (!Number.isSafeInteger(e.term) || e.term < prevTerm || e.term > m.term)
+      return `entry ${e.index} has term ${e.term}, outside [${prevTerm}, ${m.term}]`;
+    prevTerm = e.term;
+  }
   return null;
 }
 
