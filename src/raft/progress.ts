@@ -82,8 +82,11 @@ export class Progress {
   state: ProgressState = ProgressState.probe;
   /** In snapshot state: the index of the snapshot being sent. */
   pendingSnapshot: Index = 0;
-  /** Whether the node was heard from since the last CheckQuorum round. */
-  recentActive = true;
+  /**
+   * Whether the node was heard from since the last CheckQuorum round. False until it answers: a
+   * new leader that hears from no quorum for one election timeout must step down (thesis §6.2).
+   */
+  recentActive = false;
   /** In probe state: an append was sent and its answer (or a heartbeat answer) is awaited. */
   probeSent = false;
   /** Highest heartbeat round the node acknowledged in this term (ReadIndex, lease). */
