@@ -977,16 +977,9 @@ export class Raft {
     const { index, term } = s.metadata;
     if (index <= this.log.committed) return false;
     assert(this.role === StateRole.follower, `restore: role is ${this.role}`);
+    // A node added after the snapshot was taken is not in its configuration yet; it accepts the
+    // snapshot anyway and learns of its own addition from the entries that follow.
     const cs = fromConfState(s.metadata.confState);
-    if (
-      !cs.voters.has(this.id) &&
-      !cs.votersOutgoing.has(this.id) &&
-      !cs.learners.has(this.id) &&
-      !cs.learnersNext.has(this.id)
-    ) {
-      this.cfg.logger.warn("raft: snapshot configuration does not include this node", { id: this.id });
-      return false;
-    }
     if (this.log.matchTerm(index, term)) {
       // We already have the entry: fast-forward the commit instead of discarding the log.
       this.log.commitTo(index);
