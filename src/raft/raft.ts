@@ -704,7 +704,9 @@ export class Raft {
       }
       return;
     }
-    if (pr.maybeUpdate(m.index)) {
+    // A caught-up follower in probe (e.g. after reportUnreachable) acknowledges its old match
+    // again; that too proves where its log stands, so it returns to replicate (as etcd-raft).
+    if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.probe)) {
       if (pr.state === ProgressState.probe) pr.becomeReplicate();
       else if (pr.state === ProgressState.snapshot && pr.match + 1 >= this.log.firstIndex()) {
         pr.becomeProbe();
@@ -722,7 +724,8 @@ export class Raft {
     pr.recentActive = true;
     pr.probeSent = false;
     if (pr.state === ProgressState.replicate && pr.inflights.full()) pr.inflights.freeFirst();
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    // In probe, append even with nothing new: the answer returns a caught-up follower to replicate.
+    if (pr.match < this.log.lastIndex() || pr.state === ProgressState.probe) this.sendAppend(m.from);
     if (m.round > pr.ackedRound) {
       pr.ackedRound = m.round;
       this.#releaseReadsWaitingRound();
