@@ -704,6 +704,7 @@ export class Raft {
       }
       return;
     }
+    const wasPaused = pr.isPaused();
     // A caught-up follower in probe (e.g. after reportUnreachable) acknowledges its old match
     // again; that too proves where its log stands, so it returns to replicate (as etcd-raft).
     if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.probe)) {
@@ -713,7 +714,11 @@ export class Raft {
         pr.becomeReplicate();
       } else if (pr.state === ProgressState.replicate) pr.inflights.freeLE(m.index);
       if (this.maybeCommit()) this.bcastAppend();
-      else while (this.maybeSendAppend(m.from, false)) {}
+      else {
+        // While paused it was skipped by commit broadcasts: it may lack the latest commit index.
+        if (wasPaused) this.sendAppend(m.from);
+        while (this.maybeSendAppend(m.from, false)) {}
+      }
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.#sendTimeoutNow(m.from);
     } else if (pr.state === ProgressState.replicate) {
       pr.inflights.freeLE(m.index);
