@@ -55,6 +55,12 @@ export function applyChange(tracker: ProgressTracker, cc: ConfChange, lastIndex:
     return finish(tracker, cfg, lastIndex);
   }
   if (joint) return { ok: false, error: "cannot change a joint configuration before leaving it" };
+  if (cur.voters.size === 0) {
+    // A node with no configuration joined with empty storage; replaying changes on top of
+    // nothing would invent a configuration (e.g. itself as the only voter: split brain). It
+    // learns the configuration from a snapshot instead (see MemoryStorage.bootstrap).
+    return { ok: false, error: "this node has no configuration yet; it must learn one from a snapshot" };
+  }
   const cfg = copy(cur);
   const enter = entersJoint(cc);
   if (enter) {

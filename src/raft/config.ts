@@ -38,15 +38,15 @@ export interface RaftConfig {
   readonly heartbeatTicks?: number;
   /** The last index the state machine applied before this start (restarts). Default 0. */
   readonly applied?: Index;
-  /** Data bytes per append message (at least one entry is always sent). Default 1 MiB. */
+  /** Entry bytes (data + per-entry overhead, see `entryBytes`) per append message; at least one entry is always sent. Default 1 MiB. */
   readonly entriesBytesPerMessageMax?: number;
   /** Appends in flight per follower in replicate state. Default 64. */
   readonly inflightMessagesMax?: number;
-  /** Data bytes in flight per follower (0 = unlimited). Default 8 MiB. */
+  /** Entry bytes in flight per follower (0 = unlimited). Default 8 MiB. */
   readonly inflightBytesMax?: number;
   /** Data bytes of uncommitted entries the leader accepts before refusing proposals. Default 64 MiB. */
   readonly uncommittedBytesMax?: number;
-  /** Data bytes of committed entries handed out per Ready. Default 16 MiB. */
+  /** Entry bytes of committed entries handed out per Ready. Default 16 MiB. */
   readonly committedBytesPerReadyMax?: number;
   /** ReadIndex requests waiting for the leader's first commit in its term. Default 4096. */
   readIndexPendingMax?: number;

@@ -5,7 +5,13 @@ import { ReadOnlyOption, type ResolvedConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { type Progress, ProgressState } from "./progress.js";
 import { VoteResult } from "./quorum.js";
-import { ENTRIES_COMPACTED, entryBytes, SNAPSHOT_UNAVAILABLE, TERM_COMPACTED } from "./storage.js";
+import {
+  ENTRIES_COMPACTED,
+  entryBytes,
+  entryPayloadBytes,
+  SNAPSHOT_UNAVAILABLE,
+  TERM_COMPACTED,
+} from "./storage.js";
 import { fromConfState, isJoint, ProgressTracker, type TrackerConfig, toConfState } from "./tracker.js";
 import {
   ConfChangeTransition,
@@ -302,7 +308,7 @@ export class Raft {
   #appendEntries(ents: Entry[]): boolean {
     const last = this.log.lastIndex();
     let bytes = 0;
-    for (const e of ents) bytes += entryBytes(e);
+    for (const e of ents) bytes += entryPayloadBytes(e);
     if (
       this.uncommittedBytes > 0 &&
       bytes > 0 &&
@@ -1096,7 +1102,7 @@ export class Raft {
   reduceUncommitted(ents: readonly Entry[]): void {
     if (this.role !== StateRole.leader) return;
     let bytes = 0;
-    for (const e of ents) bytes += entryBytes(e);
+    for (const e of ents) bytes += entryPayloadBytes(e);
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
   }
 }

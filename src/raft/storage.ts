@@ -43,8 +43,19 @@ export interface Storage {
   snapshot(): Snapshot | typeof SNAPSHOT_UNAVAILABLE;
 }
 
-/** Data bytes of an entry, the unit of every entry-size limit. */
+/** Bytes an entry adds to a message or batch besides its data (term, index, type, framing). */
+export const entryOverheadBytes = 16;
+
+/**
+ * Approximate encoded size of an entry: its data plus {@link entryOverheadBytes}. The unit of the
+ * per-message, in-flight and per-Ready byte limits, so that empty entries (no-ops) count too.
+ */
 export function entryBytes(entry: Entry): number {
+  return entry.data.length + entryOverheadBytes;
+}
+
+/** Data bytes of an entry: the unit of the uncommitted-log limit (a no-op costs nothing). */
+export function entryPayloadBytes(entry: Entry): number {
   return entry.data.length;
 }
 
@@ -60,7 +71,24 @@ export class MemoryStorage implements Storage {
   };
   #entries: Entry[] = [{ term: 0, index: 0, type: 0, data: new Uint8Array(0) }];
 
-  /** A storage holding only a configuration at index 0 (a fresh cluster's bootstrap). */
+  /**
+   * A new cluster member's storage: a genesis snapshot at index 1, term 1, holding the initial
+   * configuration, and a hard state at term 1 with that index committed. Members that join later
+   * start with empty storage; since the configuration is not in the log, the leader must send them
+   * a snapshot (their probe reaches index 0, below the log), from which they learn it.
+   */
+  static bootstrap(confState: ConfState): MemoryStorage {
+    const storage = new MemoryStorage();
+    storage.applySnapshot({ metadata: { index: 1, term: 1, confState }, data: new Uint8Array(0) });
+    storage.setHardState({ term: 1, vote: 0, commit: 1 });
+    return storage;
+  }
+
+  /**
+   * A storage holding only a configuration at index 0. For tests of a fixed membership: a node
+   * joining such a cluster with empty storage can receive entries from index 1 but never learns
+   * the initial configuration unless the leader has compacted past it (use {@link bootstrap}).
+   */
   static withConfState(confState: ConfState): MemoryStorage {
     const storage = new MemoryStorage();
     storage.#snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };

@@ -46,10 +46,25 @@ export class TestCluster {
     this.logger = logger;
   }
 
-  /** Adds a node whose storage starts with `confState` (or empty, for a node joining later). */
-  add(id: NodeId, confState: ConfState | null, options: NodeOptions = {}, seed = id): TestMember {
+  /**
+   * Adds a node whose storage starts with `confState` at index 0 (or empty, for a node joining
+   * later). With `bootstrap`, the configuration is a genesis snapshot at index 1 instead
+   * ({@link MemoryStorage.bootstrap}), which nodes joining later learn it from.
+   */
+  add(
+    id: NodeId,
+    confState: ConfState | null,
+    options: NodeOptions = {},
+    seed = id,
+    bootstrap = false,
+  ): TestMember {
     assert(!this.members.has(id), `add: node ${id} exists`);
-    const storage = confState === null ? new MemoryStorage() : MemoryStorage.withConfState(confState);
+    const storage =
+      confState === null
+        ? new MemoryStorage()
+        : bootstrap
+          ? MemoryStorage.bootstrap(confState)
+          : MemoryStorage.withConfState(confState);
     const member: TestMember = {
       node: this.#newNode(id, storage, options, seed),
       storage,
@@ -195,10 +210,18 @@ export function votersConf(voters: readonly NodeId[], learners: readonly NodeId[
   return { voters, votersOutgoing: [], learners, learnersNext: [], autoLeave: false };
 }
 
-/** Builds a cluster of `n` voters 1..n, all with `options`. */
-export function newCluster(n: number, options: NodeOptions = {}, logger?: Logger): TestCluster {
+/**
+ * Builds a cluster of `n` voters 1..n, all with `options`. With `bootstrap`, members start from a
+ * genesis snapshot (needed when nodes join later; see {@link TestCluster.add}).
+ */
+export function newCluster(
+  n: number,
+  options: NodeOptions = {},
+  logger?: Logger,
+  bootstrap = false,
+): TestCluster {
   const c = new TestCluster(logger);
   const ids = Array.from({ length: n }, (_, i) => i + 1);
-  for (const id of ids) c.add(id, votersConf(ids), options);
+  for (const id of ids) c.add(id, votersConf(ids), options, id, bootstrap);
   return c;
 }

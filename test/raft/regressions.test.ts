@@ -995,7 +995,8 @@ const chaosIdsMax = 12;
 /** One seeded run of random proposals, membership changes, partitions and restarts. */
 function membershipChaos(seed: number, steps: number): void {
   const rng = new SeededRng(seed);
-  const c = newCluster(3);
+  // Members start from a genesis snapshot, so that nodes joining later learn the configuration.
+  const c = newCluster(3, {}, undefined, true);
   const where = `seed ${seed}`;
   let nextId = 4;
   let seq = 0;

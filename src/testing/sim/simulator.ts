@@ -63,7 +63,12 @@ type SimEvent =
   | { readonly kind: "deliver"; readonly msg: Message }
   | { readonly kind: "persisted"; readonly node: NodeId; readonly life: number }
   | { readonly kind: "nemesis" }
-  | { readonly kind: "depose"; readonly node: NodeId; readonly life: number; readonly term: number }
+  | {
+      readonly kind: "depose";
+      readonly node: NodeId;
+      readonly life: number;
+      readonly term: number;
+    }
   | { readonly kind: "client"; readonly client: number }
   | { readonly kind: "timeout"; readonly op: number }
   | { readonly kind: "restart"; readonly node: NodeId; readonly life: number }
@@ -97,6 +102,22 @@ interface PendingOp {
   readonly node: NodeId;
   readonly life: number;
 }
+
+/** The periodic fault actions; each run weighs them differently. */
+const nemesisActions = [
+  "partition",
+  "isolateLeader",
+  "asymmetric",
+  "partial",
+  "heal",
+  "heal",
+  "crash",
+  "restart",
+  "restart",
+  "confChange",
+  "transfer",
+  "weather",
+] as const;
 
 /** Virtual time units in a nominal tick. */
 const tickUnits = 10;
@@ -149,6 +170,23 @@ export class Simulation {
   #nextOp = 1;
   /** Per-run append size: 1 byte forces one entry per message, so entries travel separately. */
   readonly #entriesBytesPerMessageMax: number;
+  /**
+   * Per-run fault profile ("swarm testing": each seed enables a different mix and intensity of
+   * faults, which finds more bugs than one fixed mix). Deposing leaders right after they win or
+   * right after they commit is where commit-rule and vote-durability bugs surface.
+   */
+  readonly #profile: {
+    /** Chance to depose a leader right after it wins. */
+    readonly deposeOnWin: number;
+    /** Chance to depose a leader right after its commit index advances. */
+    readonly deposeOnCommit: number;
+    /** Chance that a depose is a crash (else an isolation that drops messages in flight). */
+    readonly crash: number;
+    /** How long a deposed leader stays away, in ticks (upper bound). */
+    readonly awayTicks: number;
+    /** Relative weights of the periodic nemesis actions. */
+    readonly weights: readonly number[];
+  };
   readonly #ops = new Map<number, PendingOp>();
   readonly #spare: NodeId[] = [];
 
@@ -169,6 +207,13 @@ export class Simulation {
     this.#logger = options.logger ?? noopLogger;
     this.rng = new SeededRng(options.seed);
     this.#entriesBytesPerMessageMax = this.#pick([1, 1, 64, 4096]) ?? 64;
+    this.#profile = {
+      deposeOnWin: this.#pick([0.3, 0.7]) ?? 0,
+      deposeOnCommit: this.#pick([0.03, 0.15, 0.3]) ?? 0,
+      crash: this.#pick([0, 0.3, 0.7]) ?? 0.5,
+      awayTicks: this.#pick([5, 20, 40]) ?? 20,
+      weights: nemesisActions.map(() => this.#pick([0, 1, 1, 2, 4]) ?? 1),
+    };
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     for (let i = 1; i <= 3; i++) this.#spare.push(options.nodes + i);
     const conf: ConfState = { voters, votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
@@ -181,11 +226,7 @@ export class Simulation {
 
   /** Creates a node; a member of the initial cluster starts from a bootstrap snapshot at index 1. */
   #addNode(id: NodeId, conf: ConfState | null): SimNode {
-    const storage = new MemoryStorage();
-    if (conf !== null) {
-      storage.applySnapshot({ metadata: { index: 1, term: 1, confState: conf }, data: new Uint8Array(0) });
-      storage.setHardState({ term: 1, vote: NONE, commit: 1 });
-    }
+    const storage = conf === null ? new MemoryStorage() : MemoryStorage.bootstrap(conf);
     const node: SimNode = {
       id,
       storage,
@@ -272,8 +313,9 @@ export class Simulation {
       if (r.role === StateRole.leader && r.log.committed > n.seenCommit) {
         // A leader that just advanced its commit is the most interesting one to lose: its
         // followers may not have heard of the commit, nor of the entries right after it.
-        if (this.#faults && this.rng.float() < 0.03) {
-          const at = this.time + this.rng.intBelow(this.#delayMax);
+        if (this.#faults && this.rng.float() < this.#profile.deposeOnCommit) {
+          // Often before the messages sent with the commit arrive (a cut drops those in flight).
+          const at = this.time + this.rng.intBelow(3);
           this.queue.push(at, { kind: "depose", node: n.id, life: n.life, term: r.term });
         }
       }
@@ -397,7 +439,7 @@ export class Simulation {
       this.#log(`node ${n.id} leader of term ${n.raw.raft.term}`);
       // Deposing fresh leaders before their no-op spreads leaves uncommitted entries of many
       // terms scattered over the logs: the raw material of Figure 8 and of lost-vote bugs.
-      if (this.#faults && this.rng.float() < 0.4) {
+      if (this.#faults && this.rng.float() < this.#profile.deposeOnWin) {
         const at = this.time + this.rng.intBelow(2 * tickUnits);
         this.queue.push(at, { kind: "depose", node: n.id, life: n.life, term: n.raw.raft.term });
       }
@@ -535,17 +577,45 @@ export class Simulation {
   #onNemesis(): void {
     if (!this.#faults) return;
     this.queue.push(this.time + 10 * tickUnits + this.rng.intBelow(40 * tickUnits), { kind: "nemesis" });
-    const roll = this.rng.intBelow(100);
-    if (roll < 14) this.#partitionRandom();
-    else if (roll < 22) this.#isolateLeader();
-    else if (roll < 28) this.#asymmetricCut();
-    else if (roll < 33) this.#partialConnectivity();
-    else if (roll < 48) this.#heal();
-    else if (roll < 58) this.#crash();
-    else if (roll < 70) this.#restartOne();
-    else if (roll < 82) this.#confChange();
-    else if (roll < 88) this.#transfer();
-    else this.#networkWeather();
+    const weights = this.#profile.weights;
+    let total = 0;
+    for (const w of weights) total += w;
+    if (total === 0) return;
+    let roll = this.rng.intBelow(total);
+    let i = 0;
+    while (roll >= (weights[i] ?? 0)) roll -= weights[i++] ?? 0;
+    switch (nemesisActions[i]) {
+      case "partition":
+        this.#partitionRandom();
+        return;
+      case "isolateLeader":
+        this.#isolateLeader();
+        return;
+      case "asymmetric":
+        this.#asymmetricCut();
+        return;
+      case "partial":
+        this.#partialConnectivity();
+        return;
+      case "heal":
+        this.#heal();
+        return;
+      case "crash":
+        this.#crash();
+        return;
+      case "restart":
+        this.#restartOne();
+        return;
+      case "confChange":
+        this.#confChange();
+        return;
+      case "transfer":
+        this.#transfer();
+        return;
+      default:
+        this.#networkWeather();
+        return;
+    }
   }
 
   #ids(): NodeId[] {
@@ -636,7 +706,8 @@ export class Simulation {
   #onDepose(id: NodeId, life: number, term: number): void {
     const n = this.#node(id);
     if (!this.#faults || n.life !== life || n.raw === null || n.raw.raft.term !== term) return;
-    if (this.rng.float() < 0.5) {
+    const away = this.rng.intBelow(this.#profile.awayTicks * tickUnits);
+    if (this.rng.float() < this.#profile.crash) {
       this.#crashNode(n);
       // Come back soon, with whatever was durable, to compete with the next leader.
       this.queue.push(this.time + this.rng.intBelow(20 * tickUnits), {
@@ -648,7 +719,7 @@ export class Simulation {
       for (const b of this.#ids()) if (b !== id) this.#cutBoth(id, b);
       this.stats.partitions++;
       this.#log(`isolate fresh leader ${id}`);
-      this.queue.push(this.time + this.rng.intBelow(20 * tickUnits), { kind: "reconnect", node: id });
+      this.queue.push(this.time + away, { kind: "reconnect", node: id });
     }
   }
 
