@@ -1,0 +1,338 @@
+import { CodecError, Reader, Writer } from "./codec.js";
+import type {
+  AlarmRequest,
+  Compare,
+  DeleteRangeRequest,
+  LeaseCheckpoint,
+  LeaseGrantRequest,
+  LeaseId,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  Revision,
+  TxnRequest,
+} from "./types.js";
+import { AlarmAction, AlarmType, CompareResult, CompareTarget, SortOrder, SortTarget } from "./types.js";
+
+/** A state-machine command: what the server proposes to the log and every member applies. */
+export type Command =
+  | { readonly type: "range"; readonly request: RangeRequest }
+  | { readonly type: "put"; readonly request: PutRequest }
+  | { readonly type: "deleteRange"; readonly request: DeleteRangeRequest }
+  | { readonly type: "txn"; readonly request: TxnRequest }
+  | { readonly type: "compact"; readonly revision: Revision }
+  | { readonly type: "leaseGrant"; readonly request: LeaseGrantRequest }
+  | { readonly type: "leaseRevoke"; readonly id: LeaseId }
+  | { readonly type: "leaseCheckpoint"; readonly checkpoints: readonly LeaseCheckpoint[] }
+  | { readonly type: "alarm"; readonly request: AlarmRequest };
+
+/** A command with the proposer's request id, so the proposing member can answer its client. */
+export interface CommandEnvelope {
+  /** Chosen by the proposing member; unique among its pending proposals; 0..2^53-1. */
+  readonly requestId: number;
+  readonly command: Command;
+}
+
+/** The command encoding version written by {@link encodeCommand}. */
+export const commandVersion = 1;
+/** Deepest txn nesting the decoder accepts. */
+export const txnDepthMax = 64;
+/** Most checkpoints in one command. */
+export const checkpointsMax = 10_000;
+
+const commandTypes = [
+  "range",
+  "put",
+  "deleteRange",
+  "txn",
+  "compact",
+  "leaseGrant",
+  "leaseRevoke",
+  "leaseCheckpoint",
+  "alarm",
+] as const;
+const opTypes = ["empty", "range", "put", "deleteRange", "txn"] as const;
+const sortOrders = [SortOrder.none, SortOrder.ascend, SortOrder.descend] as const;
+const sortTargets = [
+  SortTarget.key,
+  SortTarget.version,
+  SortTarget.create,
+  SortTarget.mod,
+  SortTarget.value,
+] as const;
+const compareTargets = [
+  CompareTarget.version,
+  CompareTarget.create,
+  CompareTarget.mod,
+  CompareTarget.value,
+  CompareTarget.lease,
+] as const;
+const compareResults = [
+  CompareResult.equal,
+  CompareResult.greater,
+  CompareResult.less,
+  CompareResult.notEqual,
+] as const;
+const alarmActions = [AlarmAction.get, AlarmAction.activate, AlarmAction.deactivate] as const;
+const alarmTypes = [AlarmType.none, AlarmType.noSpace, AlarmType.corrupt] as const;
+
+/** Largest byte string inside a command; whole commands are bounded by the request limit anyway. */
+const bytesMax = 64 * 1024 * 1024;
+
+/**
+ * Encodes a command (format version 1, documented byte by byte in docs/mvcc.md):
+ * `u8 version, uvarint requestId, u8 commandType, payload`. Enum values use etcd's proto numbers.
+ */
+export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
+  const w = new Writer();
+  w.u8(commandVersion);
+  w.uvarint(envelope.requestId);
+  const cmd = envelope.command;
+  w.u8(commandTypes.indexOf(cmd.type) + 1);
+  switch (cmd.type) {
+    case "range":
+      writeRange(w, cmd.request);
+      break;
+    case "put":
+      writePut(w, cmd.request);
+      break;
+    case "deleteRange":
+      writeDelete(w, cmd.request);
+      break;
+    case "txn":
+      writeTxn(w, cmd.request);
+      break;
+    case "compact":
+      w.svarint(cmd.revision);
+      break;
+    case "leaseGrant":
+      w.uvarint(cmd.request.id);
+      w.svarint(cmd.request.ttl);
+      break;
+    case "leaseRevoke":
+      w.uvarint(cmd.id);
+      break;
+    case "leaseCheckpoint":
+      w.uvarint(cmd.checkpoints.length);
+      for (const c of cmd.checkpoints) {
+        w.uvarint(c.id);
+        w.uvarint(c.remainingTtl);
+      }
+      break;
+    case "alarm":
+      w.u8(alarmActions.indexOf(cmd.request.action));
+      w.uvarint(cmd.request.memberId);
+      w.u8(alarmTypes.indexOf(cmd.request.alarm));
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes a command; returns a reason string for malformed input or an unknown version. */
+export function decodeCommand(data: Uint8Array): CommandEnvelope | string {
+  const r = new Reader(data);
+  try {
+    const version = r.u8();
+    if (version !== commandVersion) return `unknown command encoding version ${version}`;
+    const requestId = r.uvarint();
+    const type = commandTypes[r.u8() - 1];
+    if (type === undefined) return `unknown command type ${data[r.pos - 1]}`;
+    const command = readCommand(r, type);
+    if (r.remaining !== 0) return `${r.remaining} trailing bytes after the command`;
+    return { requestId, command };
+  } catch (e) {
+    if (e instanceof CodecError) return `malformed command: ${e.message}`;
+    throw e;
+  }
+}
+
+function readCommand(r: Reader, type: (typeof commandTypes)[number]): Command {
+  switch (type) {
+    case "range":
+      return { type, request: readRange(r) };
+    case "put":
+      return { type, request: readPut(r) };
+    case "deleteRange":
+      return { type, request: readDelete(r) };
+    case "txn":
+      return { type, request: readTxn(r, 0) };
+    case "compact":
+      return { type, revision: r.svarint() };
+    case "leaseGrant":
+      return { type, request: { id: r.uvarint(), ttl: r.svarint() } };
+    case "leaseRevoke":
+      return { type, id: r.uvarint() };
+    case "leaseCheckpoint": {
+      const n = r.uvarint();
+      if (n > checkpointsMax) throw new CodecError(`${n} checkpoints, more than ${checkpointsMax}`);
+      const checkpoints: LeaseCheckpoint[] = [];
+      for (let i = 0; i < n; i++) checkpoints.push({ id: r.uvarint(), remainingTtl: r.uvarint() });
+      return { type, checkpoints };
+    }
+    case "alarm":
+      return {
+        type,
+        request: {
+          action: pick(alarmActions, r.u8(), "alarm action"),
+          memberId: r.uvarint(),
+          alarm: pick(alarmTypes, r.u8(), "alarm type"),
+        },
+      };
+  }
+}
+
+function pick<T>(values: readonly T[], index: number, what: string): T {
+  const v = values[index];
+  if (v === undefined) throw new CodecError(`unknown ${what} ${index}`);
+  return v;
+}
+
+function writeRange(w: Writer, q: RangeRequest): void {
+  w.u8((q.keysOnly === true ? 1 : 0) | (q.countOnly === true ? 2 : 0));
+  w.bytes(q.key);
+  w.bytes(q.rangeEnd ?? new Uint8Array(0));
+  w.svarint(q.limit ?? 0);
+  w.svarint(q.revision ?? 0);
+  w.u8(sortOrders.indexOf(q.sortOrder ?? SortOrder.none));
+  w.u8(sortTargets.indexOf(q.sortTarget ?? SortTarget.key));
+  w.svarint(q.minModRevision ?? 0);
+  w.svarint(q.maxModRevision ?? 0);
+  w.svarint(q.minCreateRevision ?? 0);
+  w.svarint(q.maxCreateRevision ?? 0);
+}
+
+function readRange(r: Reader): RangeRequest {
+  const flags = r.u8();
+  if (flags > 3) throw new CodecError(`range flags ${flags}`);
+  return {
+    keysOnly: (flags & 1) !== 0,
+    countOnly: (flags & 2) !== 0,
+    key: r.bytes(bytesMax),
+    rangeEnd: r.bytes(bytesMax),
+    limit: r.svarint(),
+    revision: r.svarint(),
+    sortOrder: pick(sortOrders, r.u8(), "sort order"),
+    sortTarget: pick(sortTargets, r.u8(), "sort target"),
+    minModRevision: r.svarint(),
+    maxModRevision: r.svarint(),
+    minCreateRevision: r.svarint(),
+    maxCreateRevision: r.svarint(),
+  };
+}
+
+function writePut(w: Writer, q: PutRequest): void {
+  w.u8((q.prevKv === true ? 1 : 0) | (q.ignoreValue === true ? 2 : 0) | (q.ignoreLease === true ? 4 : 0));
+  w.bytes(q.key);
+  w.bytes(q.value ?? new Uint8Array(0));
+  w.uvarint(q.lease ?? 0);
+}
+
+function readPut(r: Reader): PutRequest {
+  const flags = r.u8();
+  if (flags > 7) throw new CodecError(`put flags ${flags}`);
+  return {
+    prevKv: (flags & 1) !== 0,
+    ignoreValue: (flags & 2) !== 0,
+    ignoreLease: (flags & 4) !== 0,
+    key: r.bytes(bytesMax),
+    value: r.bytes(bytesMax),
+    lease: r.uvarint(),
+  };
+}
+
+function writeDelete(w: Writer, q: DeleteRangeRequest): void {
+  w.u8(q.prevKv === true ? 1 : 0);
+  w.bytes(q.key);
+  w.bytes(q.rangeEnd ?? new Uint8Array(0));
+}
+
+function readDelete(r: Reader): DeleteRangeRequest {
+  const prevKv = r.bool();
+  return { prevKv, key: r.bytes(bytesMax), rangeEnd: r.bytes(bytesMax) };
+}
+
+function writeCompare(w: Writer, c: Compare): void {
+  w.u8(compareTargets.indexOf(c.target));
+  w.u8(compareResults.indexOf(c.result));
+  w.bytes(c.key);
+  w.bytes(c.rangeEnd ?? new Uint8Array(0));
+  if (c.target === "value") w.bytes(c.value);
+  else w.svarint(c.value);
+}
+
+function readCompare(r: Reader): Compare {
+  const target = pick(compareTargets, r.u8(), "compare target");
+  const result = pick(compareResults, r.u8(), "compare result");
+  const key = r.bytes(bytesMax);
+  const rangeEnd = r.bytes(bytesMax);
+  if (target === "value") return { target, result, key, rangeEnd, value: r.bytes(bytesMax) };
+  return { target, result, key, rangeEnd, value: r.svarint() };
+}
+
+function writeOps(w: Writer, ops: readonly RequestOp[]): void {
+  w.uvarint(ops.length);
+  for (const op of ops) {
+    w.u8(opTypes.indexOf(op.type));
+    switch (op.type) {
+      case "range":
+        writeRange(w, op.request);
+        break;
+      case "put":
+        writePut(w, op.request);
+        break;
+      case "deleteRange":
+        writeDelete(w, op.request);
+        break;
+      case "txn":
+        writeTxn(w, op.request);
+        break;
+      case "empty":
+        break;
+    }
+  }
+}
+
+function readOps(r: Reader, depth: number): RequestOp[] {
+  const n = r.uvarint();
+  if (n > r.remaining) throw new CodecError(`op count ${n} exceeds the input`);
+  const ops: RequestOp[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = pick(opTypes, r.u8(), "txn op type");
+    switch (type) {
+      case "range":
+        ops.push({ type, request: readRange(r) });
+        break;
+      case "put":
+        ops.push({ type, request: readPut(r) });
+        break;
+      case "deleteRange":
+        ops.push({ type, request: readDelete(r) });
+        break;
+      case "txn":
+        ops.push({ type, request: readTxn(r, depth + 1) });
+        break;
+      case "empty":
+        ops.push({ type });
+        break;
+    }
+  }
+  return ops;
+}
+
+function writeTxn(w: Writer, t: TxnRequest): void {
+  w.uvarint(t.compare.length);
+  for (const c of t.compare) writeCompare(w, c);
+  writeOps(w, t.success);
+  writeOps(w, t.failure);
+}
+
+function readTxn(r: Reader, depth: number): TxnRequest {
+  if (depth > txnDepthMax) throw new CodecError(`txn nested deeper than ${txnDepthMax}`);
+  const n = r.uvarint();
+  if (n > r.remaining) throw new CodecError(`compare count ${n} exceeds the input`);
+  const compare: Compare[] = [];
+  for (let i = 0; i < n; i++) compare.push(readCompare(r));
+  const success = readOps(r, depth);
+  const failure = readOps(r, depth);
+  return { compare, success, failure };
+}

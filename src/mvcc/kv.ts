@@ -1,0 +1,294 @@
+import { assert } from "../lib/assert.js";
+import { ValueArena } from "./arena.js";
+import { binaryToBytes, EMPTY_BYTES } from "./bytes.js";
+import { History } from "./history.js";
+import { KeyIndex } from "./keyindex.js";
+import { recordOverheadBytes } from "./limits.js";
+import type { KeyValue, LeaseId, Revision } from "./types.js";
+
+/** Receives every committed revision's changes (record slots in sub-revision order). */
+export type RevisionListener = (revision: Revision, slots: readonly number[]) => void;
+
+/** Receives lease attachment changes as keys are put and deleted. */
+export interface LeaseAttachments {
+  attach(lease: LeaseId, key: string): void;
+  detach(lease: LeaseId, key: string): void;
+}
+
+/**
+ * The multi-version key space: revision counters, the key index and the history of every key.
+ * It applies already-validated changes and answers visibility questions; request semantics
+ * (ranges with options, txns, limits) live in the layers above.
+ *
+ * Writes happen inside `beginWrite()` … `endWrite()`: all changes of one request share main
+ * revision `current + 1` with increasing sub revisions; the revision only advances if something
+ * changed. Reads inside a write see the request's earlier changes (read at {@link Kv.readRevision}).
+ */
+export class Kv {
+  readonly history = new History();
+  readonly keys = new KeyIndex();
+  arena = new ValueArena();
+  #current: Revision = 1;
+  #compacted: Revision = 0;
+  #accountedBytes = 0;
+  #writing = false;
+  #changes: number[] = [];
+  #mutations = 0;
+  listener: RevisionListener | null = null;
+  attachments: LeaseAttachments | null = null;
+
+  /** The store revision (of the last completed write; 1 for an empty store). */
+  get currentRevision(): Revision {
+    return this.#current;
+  }
+
+  /** The last compaction revision; 0 if never compacted. */
+  get compactRevision(): Revision {
+    return this.#compacted;
+  }
+
+  /** Bytes counted against the quota: per retained record, key + value + overhead. */
+  get accountedBytes(): number {
+    return this.#accountedBytes;
+  }
+
+  /** Counts completed mutations, so long-running readers (snapshots) can check they saw none. */
+  get mutations(): number {
+    return this.#mutations;
+  }
+
+  /** The revision a read sees: inside a write with changes, the write's own revision. */
+  get readRevision(): Revision {
+    return this.#writing && this.#changes.length > 0 ? this.#current + 1 : this.#current;
+  }
+
+  /** Starts a write request. */
+  beginWrite(): void {
+    assert(!this.#writing, "Kv: nested write");
+    this.#writing = true;
+    this.#changes = [];
+  }
+
+  /** Ends a write request; returns the resulting store revision. */
+  endWrite(): Revision {
+    assert(this.#writing, "Kv: endWrite without beginWrite");
+    this.#writing = false;
+    const changes = this.#changes;
+    if (changes.length === 0) return this.#current;
+    this.#current++;
+    this.#mutations++;
+    this.#changes = [];
+    this.listener?.(this.#current, changes);
+    return this.#current;
+  }
+
+  /** Number of changes made so far by the current write. */
+  get pendingChanges(): number {
+    return this.#changes.length;
+  }
+
+  /** The newest record slot of key id `id` visible at `rev`, or -1 when absent (or deleted). */
+  slotAt(id: number, rev: Revision): number {
+    if (id < 0) return -1;
+    const h = this.history;
+    let slot = this.keys.head[id] as number;
+    while (slot !== -1 && (h.main[slot] as number) > rev) slot = h.prev[slot] as number;
+    if (slot === -1 || h.version[slot] === 0) return -1;
+    return slot;
+  }
+
+  /** The live record slot of `key` at the read revision, or -1. */
+  liveSlot(key: string): number {
+    return this.slotAt(this.keys.lookup(key), this.readRevision);
+  }
+
+  /** Materialises the key-value of a live record. */
+  keyValue(slot: number, keysOnly = false): KeyValue {
+    const h = this.history;
+    const len = h.valLen[slot] as number;
+    return {
+      key: binaryToBytes(this.keys.names[h.keyId[slot] as number] as string),
+      createRevision: h.create[slot] as number,
+      modRevision: h.main[slot] as number,
+      version: h.version[slot] as number,
+      value: keysOnly
+        ? EMPTY_BYTES
+        : this.arena.view(h.valChunk[slot] as number, h.valOff[slot] as number, len),
+      lease: h.lease[slot] as number,
+    };
+  }
+
+  /** The value of a record (empty for tombstones). */
+  valueOf(slot: number): Uint8Array {
+    const h = this.history;
+    return this.arena.view(h.valChunk[slot] as number, h.valOff[slot] as number, h.valLen[slot] as number);
+  }
+
+  /** The binary-string key of a record. */
+  keyOf(slot: number): string {
+    return this.keys.names[this.history.keyId[slot] as number] as string;
+  }
+
+  /**
+   * Records a put of `key` inside the current write. The caller has validated it.
+   * Returns the new record's slot.
+   */
+  put(key: string, value: Uint8Array, lease: LeaseId): number {
+    assert(this.#writing, "Kv: put outside a write");
+    const h = this.history;
+    const rev = this.#current + 1;
+    let id = this.keys.lookup(key);
+    let prevSlot = -1;
+    if (id === -1) id = this.keys.add(key);
+    else prevSlot = this.keys.head[id] as number;
+    const live = prevSlot !== -1 && h.version[prevSlot] !== 0;
+    const slot = h.alloc();
+    h.main[slot] = rev;
+    h.sub[slot] = this.#changes.length;
+    h.create[slot] = live ? (h.create[prevSlot] as number) : rev;
+    h.version[slot] = live ? (h.version[prevSlot] as number) + 1 : 1;
+    h.lease[slot] = lease;
+    h.prev[slot] = prevSlot;
+    h.keyId[slot] = id;
+    this.arena.append(value);
+    h.valChunk[slot] = this.arena.lastChunk;
+    h.valOff[slot] = this.arena.lastOffset;
+    h.valLen[slot] = value.length;
+    this.keys.head[id] = slot;
+    this.#changes.push(slot);
+    this.#accountedBytes += recordOverheadBytes + key.length + value.length;
+    const oldLease = live ? (h.lease[prevSlot] as number) : 0;
+    if (this.attachments !== null && oldLease !== lease) {
+      if (oldLease !== 0) this.attachments.detach(oldLease, key);
+      if (lease !== 0) this.attachments.attach(lease, key);
+    }
+    return slot;
+  }
+
+  /** Records the deletion of live key id `id` inside the current write; returns the tombstone slot. */
+  tombstone(id: number): number {
+    assert(this.#writing, "Kv: delete outside a write");
+    const h = this.history;
+    const prevSlot = this.keys.head[id] as number;
+    assert(prevSlot !== -1 && h.version[prevSlot] !== 0, "Kv: deleting an absent key");
+    const key = this.keys.names[id] as string;
+    const slot = h.alloc();
+    h.main[slot] = this.#current + 1;
+    h.sub[slot] = this.#changes.length;
+    h.create[slot] = 0;
+    h.version[slot] = 0;
+    h.lease[slot] = 0;
+    h.prev[slot] = prevSlot;
+    h.keyId[slot] = id;
+    h.valChunk[slot] = 0;
+    h.valOff[slot] = 0;
+    h.valLen[slot] = 0;
+    this.keys.head[id] = slot;
+    this.#changes.push(slot);
+    this.#accountedBytes += recordOverheadBytes + key.length;
+    const oldLease = h.lease[prevSlot] as number;
+    if (this.attachments !== null && oldLease !== 0) this.attachments.detach(oldLease, key);
+    return slot;
+  }
+
+  /**
+   * Compacts history at `rev` (validated by the caller: `compactRevision < rev <= current`).
+   * Per key: every record at or above `rev` stays (so watchers starting at `rev` see every event
+   * of that revision, including deletes); below it only the newest record stays, and only if it
+   * is not a tombstone and no record sits exactly at `rev`. A key left with no history is removed.
+   */
+  compact(rev: Revision): void {
+    assert(!this.#writing, "Kv: compact inside a write");
+    assert(rev > this.#compacted && rev <= this.#current, `Kv: bad compaction revision ${rev}`);
+    const h = this.history;
+    const keys = this.keys;
+    const dead: number[] = [];
+    keys.forEachId((id) => {
+      let slot = keys.head[id] as number;
+      let newestKept = -1;
+      let sawAtRev = false;
+      while (slot !== -1 && (h.main[slot] as number) >= rev) {
+        if (h.main[slot] === rev) sawAtRev = true;
+        newestKept = slot;
+        slot = h.prev[slot] as number;
+      }
+      if (slot === -1) return;
+      // `slot` is the newest record below `rev`.
+      let firstDropped = slot;
+      if (!sawAtRev && h.version[slot] !== 0) {
+        newestKept = slot;
+        firstDropped = h.prev[slot] as number;
+      }
+      if (firstDropped === -1) return;
+      if (newestKept === -1) dead.push(id);
+      else h.prev[newestKept] = -1;
+      for (let s = firstDropped; s !== -1; s = h.prev[s] as number) this.#freeRecord(s, id);
+    });
+    for (const id of dead) keys.remove(id);
+    h.dropFreed();
+    this.#compacted = rev;
+    this.#mutations++;
+    if (this.arena.wasteful) this.#repackArena();
+  }
+
+  /** Restores the revision counters (snapshot restore); the history must already be loaded. */
+  restoreRevisions(current: Revision, compacted: Revision): void {
+    this.#current = current;
+    this.#compacted = compacted;
+  }
+
+  /**
+   * Appends a record during snapshot restore, in revision order. `create`/`version` as stored;
+   * version 0 marks a tombstone.
+   */
+  restoreRecord(
+    key: string,
+    main: number,
+    sub: number,
+    create: number,
+    version: number,
+    lease: number,
+    value: Uint8Array,
+  ): void {
+    const h = this.history;
+    let id = this.keys.lookup(key);
+    let prevSlot = -1;
+    if (id === -1) id = this.keys.add(key);
+    else prevSlot = this.keys.head[id] as number;
+    const slot = h.alloc();
+    h.main[slot] = main;
+    h.sub[slot] = sub;
+    h.create[slot] = create;
+    h.version[slot] = version;
+    h.lease[slot] = lease;
+    h.prev[slot] = prevSlot;
+    h.keyId[slot] = id;
+    this.arena.append(value);
+    h.valChunk[slot] = this.arena.lastChunk;
+    h.valOff[slot] = this.arena.lastOffset;
+    h.valLen[slot] = value.length;
+    this.keys.head[id] = slot;
+    this.#accountedBytes += recordOverheadBytes + key.length + value.length;
+  }
+
+  #freeRecord(slot: number, id: number): void {
+    const h = this.history;
+    const len = h.valLen[slot] as number;
+    this.arena.release(len);
+    this.#accountedBytes -= recordOverheadBytes + (this.keys.names[id] as string).length + len;
+    h.free(slot);
+  }
+
+  /** Copies every live value into a fresh arena, dropping the garbage left by compactions. */
+  #repackArena(): void {
+    const h = this.history;
+    const fresh = new ValueArena();
+    for (let i = 0; i < h.orderLength; i++) {
+      const slot = h.order[i] as number;
+      fresh.append(this.valueOf(slot));
+      h.valChunk[slot] = fresh.lastChunk;
+      h.valOff[slot] = fresh.lastOffset;
+    }
+    this.arena = fresh;
+  }
+}

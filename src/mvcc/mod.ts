@@ -1,0 +1,52 @@
+/**
+ * The MVCC state machine: an in-memory multi-version key-value store with etcd v3 semantics,
+ * leases, a watch hub, hashes, snapshots and a versioned command encoding. Pure: no I/O, no clock,
+ * no randomness. See docs/mvcc.md.
+ */
+export {
+  binaryToBytes,
+  bytesEqual,
+  bytesToBinary,
+  compareBytes,
+  EMPTY_BYTES,
+  fromUtf8,
+  prefixEnd,
+  utf8,
+} from "./bytes.js";
+export {
+  type Command,
+  type CommandEnvelope,
+  checkpointsMax,
+  commandVersion,
+  decodeCommand,
+  encodeCommand,
+  txnDepthMax,
+} from "./command.js";
+export {
+  type MvccErrorCode,
+  MvccErrorCode as MvccErrorCodes,
+  type MvccFailure,
+  type MvccResult,
+  mvccErrorMessages,
+} from "./errors.js";
+export { crc32Update } from "./hash.js";
+export { expiredLeaseRetryMs, type Lease, leaseIdMax, validLeaseId } from "./lessor.js";
+export * as limits from "./limits.js";
+export { defaultLimits, type MvccLimits } from "./limits.js";
+export {
+  decodeSnapshot,
+  decodeSnapshotAsync,
+  encodeSnapshot,
+  SnapshotDecoder,
+  snapshotVersion,
+} from "./snapshot.js";
+export { type ApplyOutcome, type CommandResponse, MvccStore, type MvccStoreOptions } from "./store.js";
+export * from "./types.js";
+export {
+  type WatchCreateRequest,
+  WatchFilter,
+  WatchHub,
+  type WatchHubOptions,
+  type WatchResponse,
+  WatchStream,
+} from "./watch.js";

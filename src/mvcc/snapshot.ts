@@ -1,0 +1,284 @@
+import { assert } from "../lib/assert.js";
+import { bytesToBinary } from "./bytes.js";
+import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
+import { crc32Update } from "./hash.js";
+import { snapshotChunkBytes } from "./limits.js";
+import { MvccStore, type MvccStoreOptions } from "./store.js";
+import { type AlarmMember, AlarmType } from "./types.js";
+
+/** First bytes of every snapshot. */
+const magic = new TextEncoder().encode("SYNDMVCC");
+/** The snapshot format version written by {@link encodeSnapshot}. */
+export const snapshotVersion = 1;
+const alarmTypes = [AlarmType.none, AlarmType.noSpace, AlarmType.corrupt] as const;
+/** Largest key or value accepted from a snapshot (guards memory against a corrupt length). */
+const snapshotBytesMax = 64 * 1024 * 1024;
+
+/**
+ * Encodes the whole state as a stream of chunks of about `chunkBytes` (a chunk may exceed it by
+ * one record): format version 1, documented in docs/mvcc.md. Memory stays bounded by one chunk.
+ * The key space must not change while the iterator is consumed (a broken invariant: it throws);
+ * the snapshot is the state as of the first `next()`.
+ */
+export function* encodeSnapshot(
+  store: MvccStore,
+  chunkBytes = snapshotChunkBytes,
+): Generator<Uint8Array, void, undefined> {
+  const kv = store.kv;
+  const mutations = kv.mutations;
+  const leases = store.lessor.all().map((l) => [l.id, l.ttl, l.remainingTtl] as const);
+  const alarms = [...store.alarms];
+  const w = new Writer(chunkBytes + 1024);
+  let crc = 0;
+  const flush = (): Uint8Array => {
+    const out = w.finish();
+    crc = crc32Update(crc, out);
+    w.reset();
+    return out;
+  };
+  w.raw(magic);
+  w.u8(snapshotVersion);
+  w.uvarint(store.appliedIndex);
+  w.uvarint(kv.currentRevision);
+  w.uvarint(kv.compactRevision);
+  w.uvarint(store.lessor.nextId);
+  w.uvarint(alarms.length);
+  for (const a of alarms) {
+    w.uvarint(a.memberId);
+    w.u8(alarmTypes.indexOf(a.alarm));
+  }
+  w.uvarint(leases.length);
+  for (const [id, ttl, remaining] of leases) {
+    w.uvarint(id);
+    w.uvarint(ttl);
+    w.uvarint(remaining);
+    if (w.length >= chunkBytes) yield flush();
+  }
+  const h = kv.history;
+  const records = h.orderLength;
+  w.uvarint(records);
+  for (let i = 0; i < records; i++) {
+    assert(kv.mutations === mutations, "encodeSnapshot: the store changed while a snapshot was being read");
+    const slot = h.order[i] as number;
+    w.bytes(kv.keyValue(slot, true).key);
+    w.uvarint(h.main[slot] as number);
+    w.uvarint(h.sub[slot] as number);
+    w.uvarint(h.create[slot] as number);
+    w.uvarint(h.version[slot] as number);
+    w.uvarint(h.lease[slot] as number);
+    w.bytes(kv.valueOf(slot));
+    if (w.length >= chunkBytes) yield flush();
+  }
+  const last = w.finish();
+  crc = crc32Update(crc, last);
+  w.reset();
+  w.raw(last);
+  w.u32(crc);
+  yield w.finish();
+}
+
+type Stage = "header" | "alarms" | "leases" | "recordCount" | "records" | "crc" | "done";
+
+/**
+ * Rebuilds a store from snapshot chunks pushed in order (any split of the byte stream works).
+ * Memory is bounded by the restored state plus one chunk and one record. {@link finish} returns
+ * the store, or a reason string for a corrupt, truncated or unknown-version snapshot.
+ */
+export class SnapshotDecoder {
+  readonly #store: MvccStore;
+  #stage: Stage = "header";
+  #buf: Uint8Array = new Uint8Array(0);
+  #crc = 0;
+  #error: string | null = null;
+  #remaining = 0;
+  #current = 0;
+  #compacted = 0;
+  #lastMain = -1;
+  #lastSub = -1;
+
+  constructor(options: MvccStoreOptions = {}) {
+    this.#store = new MvccStore(options);
+  }
+
+  /** Feeds the next chunk; returns a reason string once the input is known to be bad. */
+  push(chunk: Uint8Array): string | null {
+    if (this.#error !== null) return this.#error;
+    if (this.#stage === "done") return this.#setError("bytes after the end of the snapshot");
+    if (this.#buf.length === 0) this.#buf = chunk;
+    else {
+      const joined = new Uint8Array(this.#buf.length + chunk.length);
+      joined.set(this.#buf);
+      joined.set(chunk, this.#buf.length);
+      this.#buf = joined;
+    }
+    const r = new Reader(this.#buf);
+    let consumed = 0;
+    try {
+      for (;;) {
+        consumed = r.pos;
+        if (!this.#step(r)) break;
+      }
+    } catch (e) {
+      if (!(e instanceof NeedMoreError)) {
+        if (e instanceof CodecError) return this.#setError(e.message);
+        throw e;
+      }
+    }
+    if (this.#error !== null) return this.#error;
+    if ((this.#stage as Stage) !== "done")
+      this.#crc = crc32Update(this.#crc, this.#buf.subarray(0, consumed));
+    this.#buf = this.#buf.slice(consumed);
+    return null;
+  }
+
+  /** Ends the input; returns the restored store or why it could not be restored. */
+  finish(): MvccStore | string {
+    if (this.#error !== null) return this.#error;
+    if (this.#stage !== "done") return `snapshot truncated (stopped in ${this.#stage})`;
+    if (this.#buf.length !== 0) return "bytes after the end of the snapshot";
+    return this.#store;
+  }
+
+  #setError(reason: string): string {
+    this.#error = `corrupt snapshot: ${reason}`;
+    return this.#error;
+  }
+
+  /** Parses one unit of the current stage; false when the stage machine is finished. */
+  #step(r: Reader): boolean {
+    const store = this.#store;
+    switch (this.#stage) {
+      case "header": {
+        const m = r.raw(magic.length);
+        if (!m.every((b, i) => b === magic[i])) throw new CodecError("not a Synod MVCC snapshot (bad magic)");
+        const version = r.u8();
+        if (version !== snapshotVersion) throw new CodecError(`unknown snapshot version ${version}`);
+        const applied = r.uvarint();
+        const current = r.uvarint();
+        const compacted = r.uvarint();
+        const nextLease = r.uvarint();
+        const alarms = r.uvarint();
+        if (current < 1 || compacted > current) throw new CodecError(`bad revisions ${current}/${compacted}`);
+        store.restoreAppliedIndex(applied);
+        store.lessor.restoreNextId(nextLease);
+        this.#current = current;
+        this.#compacted = compacted;
+        this.#remaining = alarms;
+        this.#stage = "alarms";
+        return true;
+      }
+      case "alarms": {
+        if (this.#remaining === 0) {
+          this.#remaining = r.uvarint();
+          this.#stage = "leases";
+          return true;
+        }
+        const memberId = r.uvarint();
+        const alarm = alarmTypes[r.u8()];
+        if (alarm === undefined) throw new CodecError("unknown alarm type");
+        const a: AlarmMember = { memberId, alarm };
+        store.restoreAlarms([a]);
+        this.#remaining--;
+        return true;
+      }
+      case "leases": {
+        if (this.#remaining === 0) {
+          this.#stage = "recordCount";
+          return true;
+        }
+        const id = r.uvarint();
+        const ttl = r.uvarint();
+        const remainingTtl = r.uvarint();
+        if (id === 0 || store.lessor.lookup(id) !== undefined) throw new CodecError(`bad lease id ${id}`);
+        const nextId = store.lessor.nextId;
+        store.lessor.grant(id, ttl).remainingTtl = remainingTtl;
+        store.lessor.restoreNextId(nextId);
+        this.#remaining--;
+        return true;
+      }
+      case "recordCount":
+        this.#remaining = r.uvarint();
+        this.#stage = "records";
+        return true;
+      case "records":
+        if (this.#remaining === 0) {
+          this.#finishRecords();
+          this.#stage = "crc";
+          return true;
+        }
+        this.#record(r);
+        this.#remaining--;
+        return true;
+      case "crc": {
+        const start = r.pos;
+        const expected = r.u32();
+        const actual = crc32Update(this.#crc, this.#buf.subarray(0, start));
+        if (expected !== actual) throw new CodecError(`checksum mismatch (${expected} != ${actual})`);
+        this.#stage = "done";
+        return false;
+      }
+      case "done":
+        return false;
+    }
+  }
+
+  #record(r: Reader): void {
+    const key = r.bytes(snapshotBytesMax);
+    const main = r.uvarint();
+    const sub = r.uvarint();
+    const create = r.uvarint();
+    const version = r.uvarint();
+    const lease = r.uvarint();
+    const value = r.bytes(snapshotBytesMax);
+    if (key.length === 0) throw new CodecError("empty key");
+    if (main > this.#current || main < this.#lastMain || (main === this.#lastMain && sub <= this.#lastSub)) {
+      throw new CodecError(`record revision ${main}.${sub} out of order`);
+    }
+    if (version === 0 && (create !== 0 || lease !== 0 || value.length !== 0))
+      throw new CodecError("bad tombstone");
+    this.#lastMain = main;
+    this.#lastSub = sub;
+    this.#store.kv.restoreRecord(bytesToBinary(key), main, sub, create, version, lease, value);
+  }
+
+  #finishRecords(): void {
+    const store = this.#store;
+    const kv = store.kv;
+    kv.restoreRevisions(this.#current, this.#compacted);
+    const h = kv.history;
+    kv.keys.forEachId((id) => {
+      const slot = kv.keys.head[id] as number;
+      const lease = h.lease[slot] as number;
+      if (h.version[slot] === 0 || lease === 0) return;
+      if (store.lessor.lookup(lease) === undefined)
+        throw new CodecError(`key attached to unknown lease ${lease}`);
+      store.lessor.attach(lease, kv.keys.names[id] as string);
+    });
+  }
+}
+
+/** Restores a store from an iterable of snapshot chunks; a reason string if it cannot. */
+export function decodeSnapshot(
+  chunks: Iterable<Uint8Array>,
+  options: MvccStoreOptions = {},
+): MvccStore | string {
+  const d = new SnapshotDecoder(options);
+  for (const chunk of chunks) {
+    const bad = d.push(chunk);
+    if (bad !== null) return bad;
+  }
+  return d.finish();
+}
+
+/** Restores a store from an async iterable of snapshot chunks (a file or network stream). */
+export async function decodeSnapshotAsync(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: MvccStoreOptions = {},
+): Promise<MvccStore | string> {
+  const d = new SnapshotDecoder(options);
+  for await (const chunk of chunks) {
+    const bad = d.push(chunk);
+    if (bad !== null) return bad;
+  }
+  return d.finish();
+}
