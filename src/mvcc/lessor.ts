@@ -17,6 +17,8 @@ export interface Lease {
   readonly keys: Set<string>;
   /** Leader only: monotonic time (ms) at which the lease expires; Infinity when not tracked. */
   expiryMs: number;
+  /** Leader only: when the expiry queue next reports this lease (its expiry, or a retry after it). */
+  checkMs: number;
 }
 
 /** Largest lease id the store accepts or generates. */
@@ -73,7 +75,14 @@ export class Lessor implements LeaseAttachments {
   /** Creates a lease (validated by the caller: id unused and valid, ttl already raised). */
   grant(id: LeaseId, ttl: number): Lease {
     assert(!this.#leases.has(id) && validLeaseId(id), `Lessor: cannot grant lease ${id}`);
-    const lease: Lease = { id, ttl, remainingTtl: 0, keys: new Set(), expiryMs: Number.POSITIVE_INFINITY };
+    const lease: Lease = {
+      id,
+      ttl,
+      remainingTtl: 0,
+      keys: new Set(),
+      expiryMs: Number.POSITIVE_INFINITY,
+      checkMs: Number.POSITIVE_INFINITY,
+    };
     this.#leases.set(id, lease);
     if (id === this.#nextId) this.#nextId++;
     if (this.#primary) this.#unarmed.push(lease);
@@ -85,6 +94,7 @@ export class Lessor implements LeaseAttachments {
     const lease = this.#leases.get(id);
     assert(lease !== undefined, `Lessor: removing unknown lease ${id}`);
     lease.expiryMs = Number.POSITIVE_INFINITY;
+    lease.checkMs = Number.POSITIVE_INFINITY;
     this.#leases.delete(id);
   }
 
@@ -134,7 +144,10 @@ export class Lessor implements LeaseAttachments {
     const leases = [...this.#leases.values()];
     for (const lease of leases) lease.expiryMs = nowMs + extendMs + leaseTtlMs(lease);
     if (leases.length >= revokeRatePerSecond) spreadExpiries(leases, nowMs, extendMs, revokeRatePerSecond);
-    for (const lease of leases) this.#heap.push(lease.id, lease.expiryMs);
+    for (const lease of leases) {
+      lease.checkMs = lease.expiryMs;
+      this.#heap.push(lease.id, lease.checkMs);
+    }
   }
 
   /** This member stopped being leader: nothing expires here any more. */
@@ -142,7 +155,10 @@ export class Lessor implements LeaseAttachments {
     this.#primary = false;
     this.#unarmed = [];
     this.#heap.clear();
-    for (const lease of this.#leases.values()) lease.expiryMs = Number.POSITIVE_INFINITY;
+    for (const lease of this.#leases.values()) {
+      lease.expiryMs = Number.POSITIVE_INFINITY;
+      lease.checkMs = Number.POSITIVE_INFINITY;
+    }
   }
 
   /**
@@ -156,7 +172,8 @@ export class Lessor implements LeaseAttachments {
     const lease = this.#leases.get(id);
     if (lease === undefined || lease.expiryMs <= nowMs) return { ttl: 0, clearCheckpoint: false };
     lease.expiryMs = nowMs + lease.ttl * 1000;
-    this.#heap.push(id, lease.expiryMs);
+    lease.checkMs = lease.expiryMs;
+    this.#heap.push(id, lease.checkMs);
     this.#compactHeap();
     return { ttl: lease.ttl, clearCheckpoint: lease.remainingTtl > 0 };
   }
@@ -174,10 +191,10 @@ export class Lessor implements LeaseAttachments {
       if (top === null || top.expiryMs > nowMs) break;
       this.#heap.pop();
       const lease = this.#leases.get(top.id);
-      if (lease === undefined || lease.expiryMs !== top.expiryMs) continue;
+      if (lease === undefined || lease.checkMs !== top.expiryMs) continue;
       out.push(lease.id);
-      lease.expiryMs = nowMs + expiredLeaseRetryMs;
-      this.#heap.push(lease.id, lease.expiryMs);
+      lease.checkMs = nowMs + expiredLeaseRetryMs;
+      this.#heap.push(lease.id, lease.checkMs);
     }
     return out;
   }
@@ -219,7 +236,8 @@ export class Lessor implements LeaseAttachments {
     for (const lease of this.#unarmed) {
       if (!this.#leases.has(lease.id)) continue;
       lease.expiryMs = nowMs + leaseTtlMs(lease);
-      this.#heap.push(lease.id, lease.expiryMs);
+      lease.checkMs = lease.expiryMs;
+      this.#heap.push(lease.id, lease.checkMs);
     }
     this.#unarmed = [];
   }
@@ -229,7 +247,7 @@ export class Lessor implements LeaseAttachments {
     if (this.#heap.size <= 2 * this.#leases.size + 1024) return;
     this.#heap.clear();
     for (const lease of this.#leases.values()) {
-      if (Number.isFinite(lease.expiryMs)) this.#heap.push(lease.id, lease.expiryMs);
+      if (Number.isFinite(lease.checkMs)) this.#heap.push(lease.id, lease.checkMs);
     }
   }
 }
