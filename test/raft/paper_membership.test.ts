@@ -242,21 +242,23 @@ test("Raft thesis §4.3: an explicit joint configuration stays joint until an em
 // ------------------------------------------------------------------ learners (§4.2.1)
 
 test("Raft thesis §4.2.1: learners never vote or count toward a quorum", () => {
-  // Proves a candidate does not ask a learner and ignores a learner's grant, a learner's
-  // acknowledgement does not commit, and a learner's answers do not keep a leader in office
+  // Proves, with voters {1,2,3} and learners {4,5} (enough learners to outnumber the missing
+  // voters), that a candidate does not ask learners and is not elected by their grants, that
+  // their acknowledgements do not commit, and that their answers do not keep a leader in office
   // under CheckQuorum.
-  const p = start(1, votersConf([1, 2, 3], [4]));
+  const p = start(1, votersConf([1, 2, 3], [4, 5]));
   p.node.campaign();
   assert.deepEqual(
     ofType(drain(p), MessageType.vote).map((m) => m.to),
     [2, 3],
   );
   send(p, { type: MessageType.voteResp, from: 4, term: 1 });
+  send(p, { type: MessageType.voteResp, from: 5, term: 1 });
   assert.equal(p.node.raft.role, StateRole.candidate);
   send(p, { type: MessageType.voteResp, from: 2, term: 1 });
   assert.equal(p.node.raft.role, StateRole.leader);
   drain(p);
-  send(p, { type: MessageType.appResp, from: 4, term: 1, index: 1 });
+  for (const learner of [4, 5]) send(p, { type: MessageType.appResp, from: learner, term: 1, index: 1 });
   drain(p);
   assert.equal(p.node.raft.log.committed, 0);
   send(p, { type: MessageType.appResp, from: 2, term: 1, index: 1 });
@@ -264,11 +266,14 @@ test("Raft thesis §4.2.1: learners never vote or count toward a quorum", () => 
   assert.equal(p.node.raft.log.committed, 1);
   for (let i = 0; i < 2 * ET + 1 && p.node.raft.role === StateRole.leader; i++) {
     p.node.tick();
-    for (const hb of ofType(drain(p), MessageType.heartbeat, 4)) {
-      send(p, { type: MessageType.heartbeatResp, from: 4, term: 1, round: hb.round });
+    const sent = drain(p);
+    for (const learner of [4, 5]) {
+      for (const hb of ofType(sent, MessageType.heartbeat, learner)) {
+        send(p, { type: MessageType.heartbeatResp, from: learner, term: 1, round: hb.round });
+      }
     }
   }
-  assert.equal(p.node.raft.role, StateRole.follower, "the learner's answers must not satisfy CheckQuorum");
+  assert.equal(p.node.raft.role, StateRole.follower, "the learners' answers must not satisfy CheckQuorum");
 });
 
 test("Raft thesis §4.2.1: a learner never campaigns", () => {

@@ -8,7 +8,7 @@ import { MemoryLogger } from "../../src/lib/logger.js";
 import { SeededRng } from "../../src/lib/rng.js";
 import type { RaftConfig } from "../../src/raft/config.js";
 import { RawNode } from "../../src/raft/rawnode.js";
-import { MemoryStorage } from "../../src/raft/storage.js";
+import { entryBytes, MemoryStorage } from "../../src/raft/storage.js";
 import {
   type ConfState,
   type Entry,
@@ -449,20 +449,27 @@ test("Raft progress: a leader replicating to a follower pipelines appends up to 
   assert.equal(p.node.status().progress?.get(2)?.inflight, 3);
 });
 
-test("Raft progress: an append carries at most entriesBytesPerMessageMax data bytes, but at least one entry", () => {
+test("Raft progress: an append carries at most entriesBytesPerMessageMax bytes, but at least one entry", () => {
   // Proves batching by size while a lagging follower catches up: every append stays within the
-  // byte limit unless it carries a single larger entry, and the follower ends with the full log.
-  const log = [...entries(1, [1, 1, 1, 1, 1], 4), ...entries(6, [1], 25)];
-  const leader = start(1, three, { entriesBytesPerMessageMax: 10 }, log, { term: 1, vote: 0, commit: 0 });
+  // byte limit (two small entries fit, three do not) unless it carries a single larger entry, and
+  // the follower ends with the full log.
+  const small = entries(1, [1, 1, 1, 1, 1], 4);
+  const limit = 2 * entryBytes(small[0] as Entry) + 1;
+  const big = entries(6, [1], limit + 5);
+  const log = [...small, ...big];
+  const leader = start(1, three, { entriesBytesPerMessageMax: limit }, log, { term: 1, vote: 0, commit: 0 });
   const follower = start(2, three);
   const delivered = pump([leader, follower], elect(leader, [1, 2, 3]));
   const apps = ofType(delivered, MessageType.app, 2).filter((m) => m.entries.length > 0);
   for (const m of apps) {
-    const bytes = m.entries.reduce((n, e) => n + e.data.length, 0);
-    assert.ok(bytes <= 10 || m.entries.length === 1, `append of ${m.entries.length} entries, ${bytes} bytes`);
+    const bytes = m.entries.reduce((n, e) => n + entryBytes(e), 0);
+    assert.ok(
+      bytes <= limit || m.entries.length === 1,
+      `append of ${m.entries.length} entries, ${bytes} bytes`,
+    );
   }
   assert.ok(apps.some((m) => m.entries.length === 2));
-  assert.ok(apps.some((m) => m.entries.length === 1 && m.entries[0]?.data.length === 25));
+  assert.ok(apps.some((m) => m.entries.length === 1 && m.entries[0]?.index === 6));
   assert.deepEqual(logTerms(follower), logTerms(leader));
 });
 
@@ -510,7 +517,8 @@ test("Raft §7: a leader sends no appends to a follower while its snapshot is in
   assert.equal(leader.node.status().progress?.get(2)?.state, "snapshot");
   assert.equal(leader.node.propose(enc("x")).ok, true);
   leader.node.tick();
-  assert.deepEqual(ofType(drain(leader), MessageType.app, 2), []);
+  const paused = drain(leader).filter((m) => m.to === 2 && m.type !== MessageType.heartbeat);
+  assert.deepEqual(paused, [], "only heartbeats while the snapshot is in flight");
   leader.node.reportSnapshot(2, true);
   assert.equal(leader.node.status().progress?.get(2)?.state, "probe");
   pump([leader, follower], snap);
@@ -519,19 +527,26 @@ test("Raft §7: a leader sends no appends to a follower while its snapshot is in
 });
 
 test("Raft §7: a snapshot no newer than the follower's commit index is ignored", () => {
-  // Proves an old or duplicated snapshot cannot roll a follower back: log, commit and storage
-  // stay as they were, and the answer reports the follower's commit index.
-  const p = start(2, three, {}, entries(1, [1, 1, 1, 1, 1]), { term: 1, vote: 0, commit: 5 });
+  // Proves an old or duplicated snapshot cannot roll a follower back, even one whose log was
+  // itself compacted past the snapshot: log, commit and storage stay as they were, and the answer
+  // reports the follower's commit index.
+  const storage = MemoryStorage.withConfState(three);
+  storage.append(entries(1, [1, 1, 1, 1, 1, 1, 1]));
+  storage.setHardState({ term: 1, vote: 0, commit: 6 });
+  storage.createSnapshot(5, three, enc("s5"));
+  storage.compact(5);
+  const p = start(2, three, { applied: 5 }, [], undefined, storage);
   const snapshot = { metadata: { index: 3, term: 1, confState: three }, data: enc("old") };
   send(p, { type: MessageType.snap, from: 1, term: 1, snapshot });
   const rd = p.node.ready();
   assert.equal(rd.snapshot, null);
   assert.deepEqual(
     ofType(rd.messages, MessageType.appResp).map((m) => [m.index, m.reject]),
-    [[5, false]],
+    [[6, false]],
   );
   p.node.advance();
-  assert.deepEqual([p.node.raft.log.lastIndex(), p.node.raft.log.committed], [5, 5]);
+  assert.deepEqual([p.node.raft.log.lastIndex(), p.node.raft.log.committed], [7, 6]);
+  assert.equal(new TextDecoder().decode(p.storage.snapshot().data), "s5");
 });
 
 test("Raft §7: a snapshot describing a prefix of the follower's log keeps the entries that follow it", () => {
