@@ -184,11 +184,14 @@ export class Simulation {
     readonly crash: number;
     /** How long a deposed leader stays away, in ticks (upper bound). */
     readonly awayTicks: number;
+    /** Chance that a write's fsync fails (EIO), which crashes the node. */
+    readonly fsyncFailure: number;
     /** Relative weights of the periodic nemesis actions. */
     readonly weights: readonly number[];
   };
   readonly #ops = new Map<number, PendingOp>();
   readonly #spare: NodeId[] = [];
+  readonly #ackedWrites: { value: number; index: number }[] = [];
 
   constructor(options: SimOptions) {
     assert(
@@ -212,6 +215,7 @@ export class Simulation {
       deposeOnCommit: this.#pick([0.03, 0.15, 0.3]) ?? 0,
       crash: this.#pick([0, 0.3, 0.7]) ?? 0.5,
       awayTicks: this.#pick([5, 20, 40]) ?? 20,
+      fsyncFailure: this.#pick([0, 0, 0.002, 0.01]) ?? 0,
       weights: nemesisActions.map(() => this.#pick([0, 1, 1, 2, 4]) ?? 1),
     };
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -453,6 +457,17 @@ export class Simulation {
   #onPersisted(id: NodeId, life: number): void {
     const n = this.#node(id);
     if (n.life !== life || n.raw === null || n.pending === null) return;
+    if (this.#faults && this.rng.float() < this.#profile.fsyncFailure) {
+      // fsync returned EIO: the process must stop (never retry); the write's fate is unknown.
+      this.#log(`fsync failed on node ${id}: crashing it`);
+      this.#crashNode(n);
+      this.queue.push(this.time + this.rng.intBelow(this.#profile.awayTicks * tickUnits), {
+        kind: "restart",
+        node: id,
+        life: n.life,
+      });
+      return;
+    }
     const rd = n.pending;
     if (rd.snapshot !== null) {
       n.storage.applySnapshot(rd.snapshot);
@@ -492,6 +507,7 @@ export class Simulation {
       p.op.ret = this.time;
       this.history.writeReturned(cmd.value, this.time);
       this.stats.writesAcked++;
+      this.#ackedWrites.push({ value: cmd.value, index });
     }
     if (index > this.stats.committed) this.stats.committed = index;
   }
@@ -695,12 +711,30 @@ export class Simulation {
     this.#crashNode(n);
   }
 
+  /**
+   * Crashes a node: every write not yet durable is lost, except that a write in flight may be
+   * torn, leaving a prefix of its entries on disk (as a log file keeps whatever records reached
+   * the platter), but never the hard state written after them, and no message that waited for it.
+   */
   #crashNode(n: SimNode): void {
+    const rd = n.pending;
+    let torn = "";
+    if (rd !== null && this.rng.float() < 0.5) {
+      const snapshotKept = rd.snapshot === null || this.rng.float() < 0.5;
+      if (rd.snapshot !== null && snapshotKept) n.storage.applySnapshot(rd.snapshot);
+      const kept = snapshotKept ? this.rng.intBelow(rd.entries.length + 1) : 0;
+      if (kept > 0) {
+        const prefix = rd.entries.slice(0, kept);
+        n.storage.append(prefix);
+        this.inv.persistedEntries(n.id, prefix, (i) => n.storage.term(i));
+      }
+      torn = `, torn write kept ${kept}/${rd.entries.length} entries`;
+    }
     n.raw = null;
     n.pending = null;
     n.life++;
     this.stats.crashes++;
-    this.#log(`crash node ${n.id} (unsynced writes lost)`);
+    this.#log(`crash node ${n.id} (unsynced writes lost${torn})`);
   }
 
   #onDepose(id: NodeId, life: number, term: number): void {
@@ -831,7 +865,10 @@ export class Simulation {
         continue;
       }
       const members = this.#members(leader);
-      if (members.every((id) => this.#node(id).sm.seen.has(marker))) return;
+      if (members.every((id) => this.#node(id).sm.seen.has(marker))) {
+        this.#checkAckedWritesEverywhere(members);
+        return;
+      }
     }
     const states = [...this.nodes.values()]
       .map(
@@ -842,6 +879,20 @@ export class Simulation {
     throw new InvariantViolation(
       `liveness: ${this.opts.livenessTicks} ticks after every fault healed, no write committed on every member (${states})`,
     );
+  }
+
+  /** Every write acknowledged to a client is in the state machine of every member that applied its index. */
+  #checkAckedWritesEverywhere(members: readonly NodeId[]): void {
+    for (const { value, index } of this.#ackedWrites) {
+      for (const id of members) {
+        const sm = this.#node(id).sm;
+        if (sm.applied >= index && !sm.seen.has(value)) {
+          throw new InvariantViolation(
+            `acknowledged write ${value} is missing on member ${id} after recovery`,
+          );
+        }
+      }
+    }
   }
 
   #members(leader: SimNode): NodeId[] {
