@@ -564,6 +564,10 @@ export class Raft {
         this.electionElapsed = 0;
         this.vote = m.from;
       }
+    } else if (this.term === 0) {
+      // A denial carries our term, and a message of term 0 is invalid on the wire (only an
+      // abstaining node can deny a pre-vote before it knows any term): stay silent instead.
+      this.#ignore(m, "cannot deny a vote in term 0; not answering");
     } else {
       this.send({ type: respType, to: m.from, term: this.term, reject: true });
     }
