@@ -466,6 +466,21 @@ test("Raft thesis §9.6: a partitioned server with PreVote does not raise its te
   assert.deepEqual([c.node(3).raft.role, c.node(3).raft.lead], [StateRole.follower, 1]);
 });
 
+test("Raft thesis §9.6: a server abstaining after storage repair denies pre-votes and votes, even in term 0", () => {
+  // Proves a server whose durable log was cut back grants nothing until caught up, and that
+  // denying a pre-vote before it knows any term (term 0, nothing to tell the candidate) neither
+  // crashes it nor changes its term or vote.
+  const p = start(2, votersConf([1, 2, 3]), { abstainUntilCaughtUp: true });
+  send(p, { type: MessageType.preVote, from: 1, term: 1 });
+  assert.deepEqual([p.node.raft.term, p.node.raft.vote], [0, NONE]);
+  send(p, { type: MessageType.vote, from: 3, term: 2 });
+  assert.deepEqual([p.node.raft.term, p.node.raft.vote], [2, NONE]);
+  const msgs = drain(p);
+  assert.deepEqual(grants(msgs), []);
+  for (const m of msgs) assert.notEqual(m.term, 0, `${m.type} without a term`);
+  assert.ok(p.logger.lines.some((l) => l.message.includes("refusing to vote")));
+});
+
 test("Raft thesis §4.2.3: a server that heard from a leader within the election timeout ignores RequestVote", () => {
   // Proves leader stickiness: a vote request of a higher term is disregarded (no term change, no
   // answer) while the leader is fresh, and granted once an election timeout passed without it.
