@@ -1,0 +1,93 @@
+// The layering rules of STYLE.md, checked on the source tree: pure layers do no I/O and read no
+// clock or ambient randomness, and imports point downward only.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { test } from "node:test";
+
+const root = process.cwd();
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith(".ts")) out.push(p);
+    }
+  };
+  walk(join(root, dir));
+  return out;
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)[^'"]*from\s+["']([^"']+)["']/gm)].map(
+    (m) => m[1] as string,
+  );
+}
+
+/** Pure layers: no node:* imports, no clocks, no Math.random. */
+const pureLayers = ["src/lib", "src/raft", "src/mvcc"];
+/** Layers each layer may import from (besides itself). */
+const allowed: Record<string, readonly string[]> = {
+  lib: [],
+  raft: ["lib"],
+  mvcc: ["lib"],
+  wal: ["lib", "raft"],
+  testing: ["lib", "raft", "mvcc", "wal", "testing"],
+};
+
+test("layers: pure layers import no node:* module and never read the clock or Math.random", () => {
+  // Proves the determinism contract of src/lib, src/raft and src/mvcc (the simulator relies on it).
+  const offences: string[] = [];
+  for (const layer of pureLayers) {
+    let files: string[];
+    try {
+      files = sources(layer);
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      const rel = relative(root, f);
+      for (const spec of importsOf(f)) if (spec.startsWith("node:")) offences.push(`${rel} imports ${spec}`);
+      const text = readFileSync(f, "utf8")
+        .replace(/\/\/.*$/gm, "")
+        .replace(/\/\*[\s\S]*?\*\//g, "");
+      for (const banned of [
+        "Math.random",
+        "Date.now",
+        "new Date(",
+        "performance.now",
+        "setTimeout",
+        "setInterval",
+        "process.",
+      ]) {
+        if (text.includes(banned)) offences.push(`${rel} uses ${banned}`);
+      }
+    }
+  }
+  assert.deepEqual(offences, []);
+});
+
+test("layers: imports point downward only (api → server → raft / wal / mvcc → lib)", () => {
+  // Proves no layer reaches sideways or upward, e.g. src/raft importing from src/testing.
+  const offences: string[] = [];
+  for (const [layer, ok] of Object.entries(allowed)) {
+    let files: string[];
+    try {
+      files = sources(`src/${layer}`);
+    } catch {
+      continue;
+    }
+    for (const f of files) {
+      for (const spec of importsOf(f)) {
+        const m = /^\.\.\/(?:\.\.\/)*([a-z]+)\//.exec(spec);
+        if (m === null) continue;
+        const target = m[1] as string;
+        if (target !== layer && !ok.includes(target)) offences.push(`${relative(root, f)} imports ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(offences, []);
+});
