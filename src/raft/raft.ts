@@ -820,12 +820,13 @@ export class Raft {
     if (waiting.length === 0) return;
     let released = 0;
     while (released < waiting.length && (waiting[released] as ReadRequest).round <= acked) released++;
-    if (released === 0) return;
     for (let i = 0; i < released; i++) {
       const req = waiting[i] as ReadRequest;
       this.#respondRead(req, req.index);
     }
-    this.#readsWaitingRound = waiting.slice(released);
+    if (released > 0) this.#readsWaitingRound = waiting.slice(released);
+    // Reads that arrived while the acknowledged round was in flight start the next round now,
+    // rather than waiting for the heartbeat timer.
     if (this.#readsWaitingRound.length > 0 && acked >= this.hbRound) this.bcastHeartbeat();
   }
 

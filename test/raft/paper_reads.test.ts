@@ -200,6 +200,22 @@ test("Raft thesis §6.4: concurrent reads share heartbeat rounds instead of one 
   assert.equal(rounds, 2);
 });
 
+test("Raft thesis §6.4: a read arriving during a plain heartbeat round is confirmed by an immediate next round", () => {
+  // Proves a read that waits behind a round carrying no reads (a timer heartbeat) does not wait
+  // for the next heartbeat tick: once that round is acknowledged, the next round starts at once.
+  const p = settledLeader();
+  p.node.tick();
+  const timerRound = drain(p);
+  assert.equal(ofType(timerRound, MessageType.heartbeat).length, 2);
+  assert.equal(p.node.readIndex(enc("late")).ok, true);
+  assert.deepEqual(drain(p), [], "no extra round while one is in flight");
+  const next = answerHeartbeats(p, timerRound, 2);
+  assert.equal(ofType(next, MessageType.heartbeat).length, 2, "the next round starts without a tick");
+  assert.deepEqual(reads(p), []);
+  answerHeartbeats(p, next, 2);
+  assert.deepEqual(reads(p), [["late", 1]]);
+});
+
 test("Raft thesis §6.4: a follower's ReadIndex is confirmed by the leader and answered with the leader's commit index", () => {
   // Proves a follower can serve linearizable reads: it forwards the request, and receives the
   // leader's commit index (confirmed by a quorum) as its read index.
