@@ -116,7 +116,10 @@ export class SnapshotDecoder {
     try {
       for (;;) {
         consumed = r.pos;
-        if (!this.#step(r)) break;
+        if (!this.#step(r)) {
+          consumed = r.pos;
+          break;
+        }
       }
     } catch (e) {
       if (!(e instanceof NeedMoreError)) {
