@@ -5,8 +5,18 @@ export class CodecError extends Error {
   override readonly name = "CodecError";
 }
 
-/** Thrown by a {@link Reader} that ran out of bytes; streaming decoders wait for more input. */
-export class NeedMoreError extends CodecError {}
+/**
+ * Thrown by a {@link Reader} that ran out of bytes; streaming decoders wait for more input.
+ * `needed` is a lower bound on the input length (from the start of the buffer) that could succeed.
+ */
+export class NeedMoreError extends CodecError {
+  constructor(
+    message: string,
+    readonly needed: number,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A growable byte buffer with the primitive encodings used by commands and snapshots:
@@ -106,7 +116,7 @@ export class Reader {
   }
 
   u8(): number {
-    if (this.pos >= this.buf.length) throw new NeedMoreError("input ends inside a byte");
+    if (this.pos >= this.buf.length) throw new NeedMoreError("input ends inside a byte", this.pos + 1);
     return this.buf[this.pos++] as number;
   }
 
@@ -139,7 +149,8 @@ export class Reader {
 
   /** `n` bytes as a view into the input. */
   raw(n: number): Uint8Array {
-    if (this.pos + n > this.buf.length) throw new NeedMoreError("input ends inside a byte string");
+    if (this.pos + n > this.buf.length)
+      throw new NeedMoreError("input ends inside a byte string", this.pos + n);
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;

@@ -1,5 +1,5 @@
 import { assert } from "../lib/assert.js";
-import { bytesToBinary } from "./bytes.js";
+import { bytesToBinary, EMPTY_BYTES } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
 import { crc32Update } from "./hash.js";
 import { snapshotChunkBytes } from "./limits.js";
@@ -87,7 +87,11 @@ type Stage = "header" | "alarms" | "leases" | "recordCount" | "records" | "crc" 
 export class SnapshotDecoder {
   readonly #store: MvccStore;
   #stage: Stage = "header";
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY_BYTES;
+  #parts: Uint8Array[] = [];
+  #partsLength = 0;
+  /** Bytes of pending input needed before parsing is worth retrying. */
+  #needed = 0;
   #crc = 0;
   #error: string | null = null;
   #remaining = 0;
@@ -100,19 +104,26 @@ export class SnapshotDecoder {
     this.#store = new MvccStore(options);
   }
 
-  /** Feeds the next chunk; returns a reason string once the input is known to be bad. */
+  /**
+   * Feeds the next chunk; returns a reason string once the input is known to be bad. The chunk
+   * is not retained after the call returns, so the caller may reuse its buffer.
+   */
   push(chunk: Uint8Array): string | null {
     if (this.#error !== null) return this.#error;
-    if (this.#stage === "done") return this.#setError("bytes after the end of the snapshot");
-    if (this.#buf.length === 0) this.#buf = chunk;
-    else {
-      const joined = new Uint8Array(this.#buf.length + chunk.length);
-      joined.set(this.#buf);
-      joined.set(chunk, this.#buf.length);
-      this.#buf = joined;
+    if (this.#stage === "done")
+      return chunk.length === 0 ? null : this.#setError("bytes after the end of the snapshot");
+    this.#parts.push(chunk);
+    this.#partsLength += chunk.length;
+    // Parsing again only pays once enough bytes arrived for the unit that ran short.
+    if (this.#partsLength < this.#needed) {
+      this.#own(chunk);
+      return null;
     }
-    const r = new Reader(this.#buf);
+    const buf = this.#parts.length === 1 ? chunk : joinParts(this.#parts, this.#partsLength);
+    this.#buf = buf;
+    const r = new Reader(buf);
     let consumed = 0;
+    this.#needed = 0;
     try {
       for (;;) {
         consumed = r.pos;
@@ -122,23 +133,29 @@ export class SnapshotDecoder {
         }
       }
     } catch (e) {
-      if (!(e instanceof NeedMoreError)) {
-        if (e instanceof CodecError) return this.#setError(e.message);
-        throw e;
-      }
+      if (e instanceof NeedMoreError) this.#needed = e.needed - consumed;
+      else if (e instanceof CodecError) return this.#setError(e.message);
+      else throw e;
     }
     if (this.#error !== null) return this.#error;
-    if ((this.#stage as Stage) !== "done")
-      this.#crc = crc32Update(this.#crc, this.#buf.subarray(0, consumed));
-    this.#buf = this.#buf.slice(consumed);
+    if ((this.#stage as Stage) !== "done") this.#crc = crc32Update(this.#crc, buf.subarray(0, consumed));
+    const rest = buf.slice(consumed);
+    this.#parts = rest.length === 0 ? [] : [rest];
+    this.#partsLength = rest.length;
+    this.#buf = EMPTY_BYTES;
     return null;
+  }
+
+  /** Replaces the last pushed part by a copy, since the caller may reuse its buffer. */
+  #own(chunk: Uint8Array): void {
+    this.#parts[this.#parts.length - 1] = chunk.slice();
   }
 
   /** Ends the input; returns the restored store or why it could not be restored. */
   finish(): MvccStore | string {
     if (this.#error !== null) return this.#error;
     if (this.#stage !== "done") return `snapshot truncated (stopped in ${this.#stage})`;
-    if (this.#buf.length !== 0) return "bytes after the end of the snapshot";
+    if (this.#partsLength !== 0) return "bytes after the end of the snapshot";
     return this.#store;
   }
 
@@ -258,6 +275,16 @@ export class SnapshotDecoder {
       store.lessor.attach(lease, kv.keys.names[id] as string);
     });
   }
+}
+
+function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Restores a store from an iterable of snapshot chunks; a reason string if it cannot. */
