@@ -220,5 +220,3 @@ export class RaftLog {
     return this.unstableSnapshot ?? this.storage.snapshot();
   }
 }
-
-export { TERM_COMPACTED, TERM_UNAVAILABLE };

@@ -5,13 +5,7 @@ import { ReadOnlyOption, type ResolvedConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { type Progress, ProgressState } from "./progress.js";
 import { VoteResult } from "./quorum.js";
-import {
-  ENTRIES_COMPACTED,
-  entryBytes,
-  entryPayloadBytes,
-  SNAPSHOT_UNAVAILABLE,
-  TERM_COMPACTED,
-} from "./storage.js";
+import { ENTRIES_COMPACTED, entryBytes, entryPayloadBytes, SNAPSHOT_UNAVAILABLE } from "./storage.js";
 import { fromConfState, isJoint, ProgressTracker, type TrackerConfig, toConfState } from "./tracker.js";
 import {
   ConfChangeTransition,
@@ -1111,5 +1105,3 @@ export class Raft {
     this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
   }
 }
-
-export { TERM_COMPACTED };

@@ -89,8 +89,6 @@ export interface Status {
   readonly progress: ReadonlyMap<NodeId, ProgressStatus> | null;
 }
 
-const emptyBytes = new Uint8Array(0);
-
 /**
  * One Raft node as the driver sees it: a pure state machine with no I/O, no clock and no
  * randomness of its own. Inputs: {@link tick}, {@link step} and the request methods; output: a
@@ -382,5 +380,3 @@ function validateEntries(m: Message): string | null {
   }
   return null;
 }
-
-export { emptyBytes };
