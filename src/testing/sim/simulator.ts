@@ -914,5 +914,6 @@ export function replayCommand(options: SimOptions): string {
     .map(([k]) => ` --bug ${k}`)
     .join("");
   const lease = options.readOnlyOption === "leaseBased" ? " --lease" : "";
-  return `npm run sim -- --seeds 1 --first-seed ${options.seed} --nodes ${options.nodes}${lease}${bugs} --trace`;
+  const ticks = options.faultTicks !== undefined ? ` --fault-ticks ${options.faultTicks}` : "";
+  return `npm run sim -- --seeds 1 --first-seed ${options.seed} --nodes ${options.nodes}${ticks}${lease}${bugs} --trace`;
 }
