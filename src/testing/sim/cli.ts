@@ -22,11 +22,14 @@ function main(): number {
   const seeds = Number(values.seeds);
   const nodes = Number(values.nodes);
   const first = Number(values["first-seed"]);
-  for (const [name, v] of [
+  const faultTicks = values["fault-ticks"] === undefined ? undefined : Number(values["fault-ticks"]);
+  const checks: [string, number][] = [
     ["--seeds", seeds],
     ["--nodes", nodes],
     ["--first-seed", first],
-  ] as const) {
+  ];
+  if (faultTicks !== undefined) checks.push(["--fault-ticks", faultTicks]);
+  for (const [name, v] of checks) {
     if (!Number.isSafeInteger(v) || v < 0) {
       console.error(`sim: '${name}' must be a non-negative integer, got ${String(v)}`);
       return 2;
@@ -46,7 +49,7 @@ function main(): number {
       nodes,
       readOnlyOption: values.lease ? "leaseBased" : "safe",
       bugs: bugs as InjectedBugs,
-      ...(values["fault-ticks"] !== undefined ? { faultTicks: Number(values["fault-ticks"]) } : {}),
+      ...(faultTicks !== undefined ? { faultTicks } : {}),
       ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
     };
     const res = simulate(opts);
