@@ -65,8 +65,8 @@ type Op =
         result: Compare["result"];
         n: number;
       };
-      then: SimpleOp[];
-      else: SimpleOp[];
+      success: SimpleOp[];
+      failure: SimpleOp[];
     }
   | { t: "compact"; back: number }
   | { t: "grant"; id: number }
@@ -115,8 +115,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
         result: fc.constantFrom("equal", "notEqual", "less", "greater") as fc.Arbitrary<Compare["result"]>,
         n: fc.integer({ min: 0, max: 6 }),
       }),
-      then: branchArb,
-      else: branchArb,
+      success: branchArb,
+      failure: branchArb,
     }),
   },
   {
@@ -199,7 +199,8 @@ function step(s: MvccStore, m: Model, op: Op, live: WatchStream, liveOut: WatchR
       return;
     }
     case "txn":
-      return txnStep(s, m, op);
+      txnStep(s, m, op);
+      return;
     case "compact": {
       const target = m.rev - op.back;
       const r = s.compact(target);
@@ -258,14 +259,14 @@ function txnStep(s: MvccStore, m: Model, op: Extract<Op, { t: "txn" }>): void {
       : o.t === "del"
         ? { type: "deleteRange", request: { key: b(o.key) } }
         : { type: "range", request: { key: b(o.key) } };
-  const r = s.txn({ compare: [compare], success: op.then.map(toReq), failure: op.else.map(toReq) });
+  const r = s.txn({ compare: [compare], success: op.success.map(toReq), failure: op.failure.map(toReq) });
   assert.ok(r.ok, r.ok ? "" : r.error.detail);
   const ok = compareHolds(m.current, c);
   assert.equal(r.value.succeeded, ok);
   const next = new Map(m.current);
   let changed = false;
   const gets: string[][] = [];
-  for (const o of ok ? op.then : op.else) {
+  for (const o of ok ? op.success : op.failure) {
     if (o.t === "put") {
       modelPut(next, m.rev + 1, o.key, o.value, 0);
       changed = true;
