@@ -484,7 +484,7 @@ export class Raft {
   #acceptTerm(m: Message): boolean {
     if (m.type === MessageType.vote || m.type === MessageType.preVote) {
       const members = this.trk.progress;
-      if (members.size > 0 && !members.has(m.from)) {
+      if (members.size > 0 && !members.has(m.from) && !this.#mayBeNewerMember(m)) {
         this.#ignore(m, "sender is not a member of this configuration");
         return false;
       }
@@ -496,6 +496,20 @@ export class Raft {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether a (pre)vote request from outside our configuration may come from a member of a newer
+   * configuration we have not applied: the candidate's log is ahead of ours, or is as up to date
+   * and ours holds entries not applied yet. Such requests are handled as usual (thesis §4.1: a
+   * server votes for a candidate outside its latest configuration; ignoring a newly added member
+   * can leave the new configuration unable to elect anyone). A removed server's log lacks its
+   * removal, so it is still ignored.
+   */
+  #mayBeNewerMember(m: Message): boolean {
+    const lastTerm = this.log.lastTerm();
+    const ahead = m.logTerm > lastTerm || (m.logTerm === lastTerm && m.index > this.log.lastIndex());
+    return ahead || (this.log.isUpToDate(m.index, m.logTerm) && this.log.applied < this.log.lastIndex());
   }
 
   #higherTerm(m: Message): boolean {
