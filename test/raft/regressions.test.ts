@@ -1136,11 +1136,38 @@ function membershipChaos(seed: number, steps: number): void {
 
 test("Raft regression 15: membership change under faults (Jepsen RethinkDB 2.2.3)", () => {
   // Bug: membership changes (add, remove, replace, remove the leader) combined with partitions and
-  // crashes split the cluster or lose acknowledged writes. Proves, for three fixed seeds of a
-  // bounded random run on the in-memory harness: every node applies the same entry at each index
-  // (applied logs are prefixes of one log), and after healing, every write any node applied is
-  // applied by every member of the final configuration. Real-process runs come later.
-  for (const seed of [1, 2, 3]) membershipChaos(seed, 150);
+  // crashes split the cluster, lose acknowledged writes or leave it unable to elect. Proves: (a)
+  // the case this run found in the core: {1,2,3} → add 4 → remove 2 → remove the leader 1, all
+  // while 3 is cut off, leaves {3,4}, where 4 needs the vote of 3, which applied none of it and
+  // does not know 4; 3 must still vote (thesis §4.1) and the pair elects and commits; (b) for five
+  // fixed seeds of a bounded random run on the in-memory harness, every node applies the same
+  // entry at each index (applied logs are prefixes of one log), and after healing a leader of the
+  // final configuration emerges and every write any node applied is applied by all its members.
+  const d = newCluster(3, {}, undefined, true);
+  d.add(4, null);
+  d.elect(1);
+  d.isolate(3);
+  const changes = [
+    change(ConfChangeType.addNode, 4),
+    change(ConfChangeType.removeNode, 2),
+    change(ConfChangeType.removeNode, 1),
+  ];
+  for (const cc of changes) {
+    assertOk(d.node(1).proposeConfChange(cc), JSON.stringify(cc.changes));
+    d.stabilize();
+  }
+  assert.deepEqual(d.node(4).status().config.voters, [3, 4]);
+  assert.deepEqual(d.node(3).status().config.voters, [1, 2, 3], "node 3 has not heard of 4");
+  d.healAll();
+  const l = tickUntilLeader(d, [1, 2, 3, 4], [3, 4]);
+  assertOk(d.node(l).propose(enc("after")), "after");
+  d.stabilize();
+  for (const id of [3, 4]) {
+    assert.deepEqual(appliedData(d, id), ["after"], `node ${id}`);
+    assert.deepEqual(d.node(id).status().config.voters, [3, 4], `node ${id}`);
+  }
+
+  for (const seed of [1, 2, 3, 4, 5]) membershipChaos(seed, 200);
 });
 
 // ------------------------------------------------------------------------------------------ 16
