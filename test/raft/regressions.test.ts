@@ -266,8 +266,9 @@ test("Raft regression 2: committing previous-term entries by counting replicas (
   // it: a later leader whose last entry has a newer term overwrites it. Proves: S1 (term 4) sees
   // index 2 (term 2) on S1, S2, S3 yet keeps commit at 1; S5 then wins and overwrites index 2 with
   // its term-3 entry, and nobody ever applied the term-2 entry. With the injected bug
-  // `commitByCountingOldTerms` the same scenario commits and applies it on S1 and then diverges,
-  // so the test detects the bug. Once S1's term-4 entry reaches a majority, both commit (branch e).
+  // `commitByCountingOldTerms` the same history commits and applies 2@t2 on S1, the entry (d)
+  // shows being overwritten, so the test detects the bug. Once S1's term-4 entry reaches a
+  // majority, both commit (branch e).
   const c = figure8({});
   const s1 = c.node(1).status();
   assert.equal(s1.progress?.get(2)?.match, 3);
@@ -905,10 +906,10 @@ test("Raft regression 14: removed and non-voting members affecting quorum (hashi
   // Bug: learners or removed members that vote, campaign or count towards commit, a removed
   // node that deposes the leader with its vote requests, and a leader removed by its own change
   // that keeps leading. Proves: (a) a learner gets the log but never campaigns, its ack does not
-  // commit, no candidate asks it for a vote and its grant is not counted; (b) a removed node campaigning with ever
-  // higher terms does not disturb the leader; (c) a leader removed by a config it committed steps
-  // down and the rest elect a leader and commit; (d) 2→1 removal of the leader commits and the
-  // remaining node becomes leader.
+  // commit, no candidate asks it for a vote and its grant is not counted; (b) a removed node
+  // campaigning with ever higher terms does not disturb the leader; (c) a leader removed by a
+  // config it committed steps down and the rest elect a leader and commit; (d) 2→1 removal of the
+  // leader commits and the remaining node becomes leader.
   const a = new TestCluster();
   for (const id of [1, 2, 3, 4]) a.add(id, votersConf([1, 2, 3], [4]));
   a.elect(1);
@@ -959,7 +960,7 @@ test("Raft regression 14: removed and non-voting members affecting quorum (hashi
   assert.equal(role(a, 3), StateRole.candidate, "a voter's grant does");
 
   // With CheckQuorum, leader stickiness also shields the leader; without it, only the rule that
-  // (pre)votes from non-members are ignored does.
+  // (pre)votes from a removed node (its log lacks its removal) are ignored does.
   for (const options of [{}, { checkQuorum: false }]) {
     const b = newCluster(3, options);
     const what = JSON.stringify(options);
