@@ -2,10 +2,21 @@ import type { Progress } from "./progress.js";
 import { configMembers, isJoint, type ProgressTracker, type TrackerConfig } from "./tracker.js";
 import { type ConfChange, ConfChangeTransition, ConfChangeType, type Index, type NodeId } from "./types.js";
 
-/** A configuration change's result: the new configuration and progress map, or why it is invalid. */
+/**
+ * A configuration change's result: the new configuration and progress map, or why it is invalid.
+ * Existing progress records are shared with the tracker and left untouched (the result may be a
+ * dry run); whoever installs the result sets each record's `isLearner` from {@link isLearnerIn}.
+ */
 export type ChangeResult =
   | { readonly ok: true; readonly config: TrackerConfig; readonly progress: Map<NodeId, Progress> }
   | { readonly ok: false; readonly error: string };
+
+/** Whether `id` is a learner (not a voter of either half) in `cfg`. */
+export function isLearnerIn(cfg: TrackerConfig, id: NodeId): boolean {
+  return (
+    (cfg.learners.has(id) || cfg.learnersNext.has(id)) && !cfg.voters.has(id) && !cfg.votersOutgoing.has(id)
+  );
+}
 
 /** Whether `cc` enters a joint configuration (more than one change, or a joint transition asked for). */
 export function entersJoint(cc: ConfChange): boolean {
@@ -119,7 +130,7 @@ function finish(tracker: ProgressTracker, cfg: Mutable, lastIndex: Index): Chang
       !cfg.votersOutgoing.has(id);
     const existing = tracker.progress.get(id);
     if (existing !== undefined) {
-      existing.isLearner = isLearner;
+      // Not mutated here: this may be a dry run (validating a proposal); see `isLearner`.
       progress.set(id, existing);
     } else {
       const pr = tracker.newProgress(lastIndex + 1, isLearner);

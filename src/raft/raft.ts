@@ -1,6 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { decodeConfChange, encodeConfChange } from "./codec.js";
-import { applyChange, leavesJoint } from "./confchange.js";
+import { applyChange, isLearnerIn, leavesJoint } from "./confchange.js";
 import { ReadOnlyOption, type ResolvedConfig } from "./config.js";
 import { RaftLog } from "./log.js";
 import { type Progress, ProgressState } from "./progress.js";
@@ -1062,6 +1062,7 @@ export class Raft {
     }
     this.trk.config = res.config;
     this.trk.progress = res.progress;
+    for (const [id, pr] of res.progress) pr.isLearner = isLearnerIn(res.config, id);
     this.#afterConfigChange();
   }
 

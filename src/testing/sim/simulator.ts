@@ -805,26 +805,39 @@ export class Simulation {
     this.#pump(leaderNode);
   }
 
+  /**
+   * One membership change for the current (non-joint) configuration, or the empty change that
+   * leaves a joint one. Voters may shrink to one (removing the last-but-one is the 2 → 1 case).
+   */
   #pickChanges(cs: ConfState, leader: NodeId): ConfChangeSingle[] | null {
     if (cs.votersOutgoing.length > 0) return [];
-    const roll = this.rng.intBelow(5);
     const voters = cs.voters;
-    if (roll === 0 && this.#spare.length > 0)
-      return [{ type: "addLearner", nodeId: this.#spare[0] as NodeId }];
-    if (roll === 1 && cs.learners.length > 0) return [{ type: "addNode", nodeId: cs.learners[0] as NodeId }];
-    if (roll === 2 && voters.length > 3) {
-      const victim = this.#pick(voters) ?? leader;
-      return [{ type: "removeNode", nodeId: victim }];
+    const spare = this.#spare[0];
+    switch (this.rng.intBelow(7)) {
+      case 0:
+        return spare === undefined ? null : [{ type: "addLearner", nodeId: spare }];
+      case 1:
+        return cs.learners.length === 0
+          ? null
+          : [{ type: "addNode", nodeId: this.#pick(cs.learners) ?? leader }];
+      case 2:
+        return voters.length <= 1 ? null : [{ type: "removeNode", nodeId: this.#pick(voters) ?? leader }];
+      case 3:
+        return spare === undefined
+          ? null
+          : [
+              { type: "addNode", nodeId: spare },
+              { type: "removeNode", nodeId: this.#pick(voters) ?? leader },
+            ];
+      case 4:
+        return voters.length <= 1 ? null : [{ type: "removeNode", nodeId: leader }];
+      case 5:
+        return voters.length <= 1 ? null : [{ type: "addLearner", nodeId: this.#pick(voters) ?? leader }];
+      default:
+        return cs.learners.length === 0
+          ? null
+          : [{ type: "removeNode", nodeId: this.#pick(cs.learners) ?? leader }];
     }
-    if (roll === 3 && voters.length >= 3 && this.#spare.length > 0) {
-      const out = this.#pick(voters) ?? leader;
-      return [
-        { type: "addNode", nodeId: this.#spare[0] as NodeId },
-        { type: "removeNode", nodeId: out },
-      ];
-    }
-    if (roll === 4 && voters.length > 3) return [{ type: "removeNode", nodeId: leader }];
-    return null;
   }
 
   // ------------------------------------------------------------------ liveness

@@ -1,0 +1,43 @@
+// Configuration changes take effect only when applied, never when validated or proposed.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfChangeType, StateRole } from "../../src/raft/types.js";
+import { newCluster } from "../../src/testing/cluster.js";
+
+const demote = (nodeId: number) => ({
+  transition: "auto" as const,
+  changes: [{ type: ConfChangeType.addLearner, nodeId }],
+  context: new Uint8Array(0),
+});
+
+test("RawNode.proposeConfChange: validating a demotion changes nobody's role until it is applied", () => {
+  // Proves the fix for a bug found by the simulator: checking a proposed change against the
+  // configuration (a dry run) marked the node as a learner at once, so an isolated leader that
+  // proposed its own demotion could never campaign again although the change never committed.
+  const c = newCluster(3);
+  c.elect(1);
+  c.isolate(1);
+  assert.equal(c.node(1).proposeConfChange(demote(1)).ok, true);
+  c.stabilize();
+  assert.equal(c.node(1).status().progress?.get(1)?.isLearner, false, "not a learner before it commits");
+  assert.equal(c.node(1).raft.promotable(), true);
+  c.healAll();
+  for (let i = 0; i < 3; i++) {
+    c.node(1).tick();
+    c.stabilize();
+  }
+  // Once committed and applied, the demotion takes effect and the leader steps down.
+  assert.deepEqual(c.node(1).status().config.learners, [1]);
+  assert.equal(c.node(1).raft.role, StateRole.follower);
+  assert.equal(c.node(1).raft.promotable(), false);
+});
+
+test("RawNode.proposeConfChange: a demotion refused as invalid leaves the configuration as it was", () => {
+  // Proves a refused change has no effect: demoting the only voter is invalid.
+  const c = newCluster(1);
+  c.elect(1);
+  const res = c.node(1).proposeConfChange(demote(1));
+  assert.equal(res.ok, false);
+  assert.equal(c.node(1).raft.promotable(), true);
+  assert.deepEqual(c.node(1).status().config.voters, [1]);
+});
