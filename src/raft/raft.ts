@@ -91,6 +91,8 @@ export class Raft {
   readonly #roundTicks = new Map<number, number>();
   /** Lease reads are off for the rest of the term once a transfer began (etcd-io/raft#99). */
   #leaseRevoked = false;
+  /** Index of a pending conf change that removes or demotes this leader (0 = none). */
+  #removingSelfAt: Index = 0;
   /** Lease reads only: a freshly started node refuses votes for one election timeout. */
   #startupGuard: boolean;
   /** Storage damage was repaired at start: no voting or campaigning until caught up. */
@@ -259,6 +261,7 @@ export class Raft {
     this.#readsWaitingRound = [];
     this.#roundTicks.clear();
     this.#leaseRevoked = false;
+    this.#removingSelfAt = 0;
   }
 
   becomeFollower(term: Term, lead: NodeId): void {
@@ -646,20 +649,30 @@ export class Raft {
     if (this.leadTransferee !== NONE) {
       return reject(RejectReason.transferInProgress, `leadership is moving to ${this.leadTransferee}`);
     }
+    if (this.#removingSelfAt > this.log.applied) {
+      // Entries after our own removal would make our log longer than every remaining voter's,
+      // and we would then deny them the votes they need to replace us.
+      return reject(
+        RejectReason.transferInProgress,
+        `this leader is being removed or demoted by the configuration change at index ${this.#removingSelfAt}`,
+      );
+    }
     const ents = m.entries.slice();
     let confIndex = 0;
+    let removesSelf = false;
     for (let i = 0; i < ents.length; i++) {
       const e = ents[i] as Entry;
       if (e.type !== EntryType.confChange) continue;
-      const refused =
+      const checked: RequestResult & { readonly removesSelf?: boolean } =
         confIndex !== 0
           ? reject(RejectReason.confChangePending, "one conf change per proposal")
           : this.#checkConfChange(e.data);
-      if (refused !== null) {
+      if (!checked.ok) {
         if (m.from !== this.id)
-          this.cfg.logger.info("raft: dropped forwarded conf change", { id: this.id, refused });
-        return refused;
+          this.cfg.logger.info("raft: dropped forwarded conf change", { id: this.id, refused: checked });
+        return checked;
       }
+      removesSelf = checked.removesSelf === true;
       confIndex = this.log.lastIndex() + i + 1;
     }
     if (!this.#appendEntries(ents)) {
@@ -669,11 +682,13 @@ export class Raft {
       );
     }
     if (confIndex !== 0) this.pendingConfIndex = confIndex;
+    if (removesSelf) this.#removingSelfAt = confIndex;
     this.bcastAppend();
     return ok;
   }
 
-  #checkConfChange(data: Uint8Array): RequestResult | null {
+  /** Validates a proposed conf change; on success, says whether it leaves this node a non-voter. */
+  #checkConfChange(data: Uint8Array): RequestResult & { readonly removesSelf?: boolean } {
     const cc = decodeConfChange(data);
     if (typeof cc === "string") return { ok: false, reason: RejectReason.confChangeInvalid, detail: cc };
     if (this.pendingConfIndex > this.log.applied) {
@@ -693,7 +708,7 @@ export class Raft {
     }
     const dry = applyChange(this.trk, cc, this.log.lastIndex());
     if (!dry.ok) return { ok: false, reason: RejectReason.confChangeInvalid, detail: dry.error };
-    return null;
+    return { ok: true, removesSelf: !dry.config.voters.has(this.id) && !dry.config.votersOutgoing.has(this.id) };
   }
 
   maybeCommit(): boolean {

@@ -41,3 +41,32 @@ test("RawNode.proposeConfChange: a demotion refused as invalid leaves the config
   assert.equal(c.node(1).raft.promotable(), true);
   assert.deepEqual(c.node(1).status().config.voters, [1]);
 });
+
+test("RawNode.proposeConfChange: a leader demoting itself refuses proposals, so the remaining voter can replace it", () => {
+  // Proves the fix for a deadlock found by the simulator: leader 1 of {1,2} demoted itself and
+  // kept appending proposals until the change applied; node 2 missed the final commit index, so
+  // its configuration was still {1,2} and it needed 1's vote, which 1 denied because its log was
+  // longer. With proposals refused while the self-demotion is pending, both logs end at the change.
+  const c = newCluster(2);
+  c.elect(1);
+  assert.equal(c.node(1).proposeConfChange(demote(1)).ok, true);
+  const refused = c.node(1).propose(new TextEncoder().encode("late"));
+  assert.equal(refused.ok ? "" : refused.reason, "transferInProgress");
+  // Replicate the change, then lose everything 1 says afterwards (its commit index included).
+  c.processReady(1);
+  c.deliver(2);
+  c.processReady(2);
+  c.partition(1, [2]);
+  c.cut.delete("2->1");
+  c.stabilize();
+  assert.equal(c.node(1).raft.role, StateRole.follower, "1 stepped down on applying its demotion");
+  assert.deepEqual(c.node(2).status().config.voters, [1, 2], "2 has not learned the commit");
+  c.healAll();
+  for (let i = 0; i < 40 && c.leader() !== 2; i++) {
+    c.node(2).tick();
+    c.stabilize();
+  }
+  assert.equal(c.leader(), 2);
+  assert.deepEqual(c.node(2).status().config.voters, [2]);
+  assert.deepEqual(c.node(2).status().config.learners, [1]);
+});
