@@ -120,10 +120,12 @@ export class Raft {
 
   #loadHardState(hs: HardState): void {
     assert(
-      hs.commit >= this.log.committed && hs.commit <= this.log.lastIndex(),
-      `hard state commit ${hs.commit} is outside [${this.log.committed}, ${this.log.lastIndex()}]`,
+      hs.commit <= this.log.lastIndex(),
+      `hard state commit ${hs.commit} is past the last index ${this.log.lastIndex()}`,
     );
-    this.log.committed = hs.commit;
+    // A crash between installing a snapshot and writing the hard state after it leaves a commit
+    // below the snapshot; the snapshot itself proves its index committed.
+    this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }
@@ -708,7 +710,10 @@ export class Raft {
     }
     const dry = applyChange(this.trk, cc, this.log.lastIndex());
     if (!dry.ok) return { ok: false, reason: RejectReason.confChangeInvalid, detail: dry.error };
-    return { ok: true, removesSelf: !dry.config.voters.has(this.id) && !dry.config.votersOutgoing.has(this.id) };
+    return {
+      ok: true,
+      removesSelf: !dry.config.voters.has(this.id) && !dry.config.votersOutgoing.has(this.id),
+    };
   }
 
   maybeCommit(): boolean {
