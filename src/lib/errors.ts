@@ -17,6 +17,19 @@ export const ErrorCode = {
   notMember: "SYNOD_NOT_MEMBER",
   /** A request argument failed validation. */
   invalidArgument: "SYNOD_INVALID_ARGUMENT",
+  /**
+   * The write-ahead log or a snapshot is damaged beyond a torn tail (or a segment is missing), so
+   * the member refuses to start; the message names the file and offset.
+   */
+  walCorrupt: "SYNOD_WAL_CORRUPT",
+  /** The disk is full: the write failed and nothing after it was acknowledged. */
+  walNoSpace: "SYNOD_WAL_NO_SPACE",
+  /** Another process holds the data directory's lock. */
+  walLocked: "SYNOD_WAL_LOCKED",
+  /** A storage I/O error (e.g. a failed fsync) stopped the WAL; nothing after it is acknowledged. */
+  walFailed: "SYNOD_WAL_FAILED",
+  /** The WAL was closed. */
+  walClosed: "SYNOD_WAL_CLOSED",
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */
