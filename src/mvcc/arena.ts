@@ -3,12 +3,14 @@ import { EMPTY_BYTES } from "./bytes.js";
 
 /** Bytes per ordinary arena chunk. */
 const chunkBytes = 1024 * 1024;
+/** Byte strings up to this size are copied byte by byte (cheaper than `set` for short keys). */
+const smallCopyBytes = 48;
 /** Values above this size get a chunk of their own instead of sharing one. */
 const sharedValueBytesMax = chunkBytes >> 2;
 
 /**
- * Append-only storage for values, outside the JS heap: each stored value is copied once into a
- * large chunk and addressed by (chunk, offset, length). Reads hand out views into the chunks.
+ * Append-only storage for record bytes (key, then value), outside the JS heap: each is copied once
+ * into a large chunk and addressed by (chunk, offset, length). Reads hand out views into the chunks.
  * Chunks are never overwritten, so a view stays valid for as long as its holder keeps it, even
  * after the store replaces the arena with a compacted copy.
  *
@@ -44,7 +46,15 @@ export class ValueArena {
 
   /** Copies `value` in; its location is left in {@link lastChunk} / {@link lastOffset}. */
   append(value: Uint8Array): void {
-    const n = value.length;
+    this.appendPair(value, EMPTY_BYTES);
+  }
+
+  /**
+   * Copies `first` and then `second` in, contiguously (a record's key and value); the location
+   * of the pair is left in {@link lastChunk} / {@link lastOffset}.
+   */
+  appendPair(first: Uint8Array, second: Uint8Array): void {
+    const n = first.length + second.length;
     this.#liveBytes += n;
     this.#totalBytes += n;
     if (n === 0) {
@@ -52,24 +62,28 @@ export class ValueArena {
       this.lastOffset = 0;
       return;
     }
+    let target: Uint8Array;
+    let at: number;
     if (n > sharedValueBytesMax) {
-      const own = new Uint8Array(n);
-      own.set(value);
-      this.#chunks.push(own);
+      target = new Uint8Array(n);
+      this.#chunks.push(target);
       this.lastChunk = this.#chunks.length - 1;
-      this.lastOffset = 0;
-      return;
+      at = 0;
+    } else {
+      if (this.#used + n > this.#current.length) {
+        this.#current = new Uint8Array(chunkBytes);
+        this.#chunks.push(this.#current);
+        this.#currentIndex = this.#chunks.length - 1;
+        this.#used = 0;
+      }
+      target = this.#current;
+      at = this.#used;
+      this.lastChunk = this.#currentIndex;
+      this.#used += n;
     }
-    if (this.#used + n > this.#current.length) {
-      this.#current = new Uint8Array(chunkBytes);
-      this.#chunks.push(this.#current);
-      this.#currentIndex = this.#chunks.length - 1;
-      this.#used = 0;
-    }
-    this.#current.set(value, this.#used);
-    this.lastChunk = this.#currentIndex;
-    this.lastOffset = this.#used;
-    this.#used += n;
+    this.lastOffset = at;
+    copyInto(target, first, at);
+    copyInto(target, second, at + first.length);
   }
 
   /** A read-only view of a stored value. */
@@ -83,9 +97,26 @@ export class ValueArena {
     return c.subarray(offset, offset + length);
   }
 
+  /** Whether the bytes at (chunk, offset) start with exactly `bytes`. */
+  equals(chunk: number, offset: number, bytes: Uint8Array): boolean {
+    const c = this.#chunks[chunk];
+    if (c === undefined || offset + bytes.length > c.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (c[offset + i] !== bytes[i]) return false;
+    return true;
+  }
+
   /** Marks `length` bytes as no longer referenced. */
   release(length: number): void {
     this.#liveBytes -= length;
     assert(this.#liveBytes >= 0, "ValueArena: released more than stored");
   }
+}
+
+function copyInto(target: Uint8Array, source: Uint8Array, at: number): void {
+  const n = source.length;
+  if (n > smallCopyBytes) {
+    target.set(source, at);
+    return;
+  }
+  for (let i = 0; i < n; i++) target[at + i] = source[i] as number;
 }

@@ -62,16 +62,16 @@ export function hashKv(kv: Kv, rev: Revision): number {
   let crc = crc32Update(0, head.subarray(0, 8));
   for (let i = 0; i < h.orderLength; i++) {
     const slot = h.order[i] as number;
-    const main = h.main[slot] as number;
+    const main = h.main(slot);
     if (main > rev) break;
-    const version = h.version[slot] as number;
-    const key = kv.keyValue(slot, true).key;
+    const version = h.version(slot);
+    const key = kv.keyBytesOf(slot);
     view.setFloat64(0, main);
-    view.setUint32(8, h.sub[slot] as number);
-    view.setFloat64(12, h.create[slot] as number);
+    view.setUint32(8, h.sub(slot));
+    view.setFloat64(12, h.create(slot));
     view.setFloat64(20, version);
-    view.setFloat64(28, h.lease[slot] as number);
-    view.setUint32(36, h.valLen[slot] as number);
+    view.setFloat64(28, h.lease(slot));
+    view.setUint32(36, h.valLen(slot));
     view.setUint32(40, key.length);
     view.setUint8(44, version === 0 ? 1 : 0);
     crc = crc32Update(crc, head);

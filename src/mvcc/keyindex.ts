@@ -1,32 +1,70 @@
 import { assert } from "../lib/assert.js";
 import { KeyTree } from "./keytree.js";
 
+/** Initial hash table capacity (entries; a power of two). */
+const initialCapacity = 1024;
+
+/** How the index reads the history it points into. */
+export interface KeyRecords {
+  /** Whether record `slot` is a change of the key with these bytes. */
+  keyEquals(slot: number, key: Uint8Array): boolean;
+  /** The key id of record `slot`. */
+  keyIdOf(slot: number): number;
+}
+
 /**
- * Every key with retained history: a `Map` from binary-string key to a small integer key id for
- * point lookups, a {@link KeyTree} for ordered ranges, and per id the newest record slot
- * (`head`). Ids of keys whose history was compacted away are reused.
+ * Every key with retained history: a hash table from key to the key's newest record for point
+ * lookups, a {@link KeyTree} of binary-string keys for ordered ranges, and per key id the newest
+ * record slot (`head`) and the key itself (`names`). Ids of keys whose history was compacted away
+ * are reused.
+ *
+ * The hash table is open addressing with linear probing over one `Int32Array` of 8-byte entries
+ * (hash, newest record slot), kept at most half full; a record slot belongs to exactly one key, so
+ * it identifies the entry. Point reads hash the request bytes directly and verify a match against
+ * the key bytes stored with the record: no string is built and a read costs about three cache
+ * misses (the entry, the record, its key and value).
  */
 export class KeyIndex {
-  readonly #ids = new Map<string, number>();
+  /** Entries (hash, head slot + 1); 0 in the second half marks an empty entry. */
+  #table = new Int32Array(initialCapacity * 2);
+  #mask = initialCapacity - 1;
+  #size = 0;
   readonly tree = new KeyTree();
   /** Key id → binary-string key ("" for a free id). */
   readonly names: string[] = [];
   /** Key id → newest record slot. */
   head: Int32Array = new Int32Array(1024);
   readonly #free: number[] = [];
+  readonly #records: KeyRecords;
+
+  constructor(records: KeyRecords) {
+    this.#records = records;
+  }
 
   /** Number of keys. */
   get size(): number {
-    return this.#ids.size;
+    return this.#size;
   }
 
-  /** The id of `key`, or -1. */
+  /** The id of binary-string `key`, or -1. */
   lookup(key: string): number {
-    return this.#ids.get(key) ?? -1;
+    const slot = this.#find(hashString(key), key);
+    return slot === -1 ? -1 : this.#records.keyIdOf(slot);
   }
 
-  /** Adds a key that is not present yet and returns its new id; `head` must then be set. */
-  add(key: string): number {
+  /** The newest record slot of the key with these bytes, or -1 (no string is built). */
+  headOfBytes(key: Uint8Array): number {
+    const h = hashBytes(key);
+    const t = this.#table;
+    for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
+      const head1 = t[2 * i + 1] as number;
+      if (head1 === 0) return -1;
+      if (t[2 * i] === h && this.#records.keyEquals(head1 - 1, key)) return head1 - 1;
+    }
+  }
+
+  /** Adds a key that is not present yet, with its first record `slot`; returns its new id. */
+  add(key: string, slot: number): number {
     let id = this.#free.pop();
     if (id === undefined) {
       id = this.names.length;
@@ -39,16 +77,27 @@ export class KeyIndex {
     } else {
       this.names[id] = key;
     }
-    this.#ids.set(key, id);
+    if (2 * (this.#size + 1) > this.#mask + 1) this.#resize(2 * (this.#mask + 1));
+    this.#insert(hashString(key), slot);
+    this.head[id] = slot;
+    this.#size++;
     this.tree.insert(key);
     return id;
+  }
+
+  /** Sets the newest record slot of key id `id`. */
+  setHead(id: number, slot: number): void {
+    const at = this.#entryOf(id);
+    this.#table[2 * at + 1] = slot + 1;
+    this.head[id] = slot;
   }
 
   /** Removes a key whose history is entirely gone. */
   remove(id: number): void {
     const key = this.names[id];
     assert(key !== undefined && key !== "", `KeyIndex: removing free key id ${id}`);
-    this.#ids.delete(key);
+    this.#erase(this.#entryOf(id));
+    this.#size--;
     this.tree.delete(key);
     this.names[id] = "";
     this.head[id] = -1;
@@ -57,8 +106,7 @@ export class KeyIndex {
 
   /** Calls `visit` with each key id in `[start, end)` in key order (`end` null = unbounded). */
   forEachInRange(start: string, end: string | null, visit: (id: number) => boolean | undefined): void {
-    const ids = this.#ids;
-    this.tree.forEachInRange(start, end, (key) => visit(ids.get(key) as number));
+    this.tree.forEachInRange(start, end, (key) => visit(this.lookup(key)));
   }
 
   /** Calls `visit` with every live key id, in id order (not key order). */
@@ -66,4 +114,83 @@ export class KeyIndex {
     const names = this.names;
     for (let id = 0; id < names.length; id++) if (names[id] !== "") visit(id);
   }
+
+  /** The newest record slot of binary-string `key`, or -1. */
+  #find(h: number, key: string): number {
+    const t = this.#table;
+    for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
+      const head1 = t[2 * i + 1] as number;
+      if (head1 === 0) return -1;
+      if (t[2 * i] === h && this.names[this.#records.keyIdOf(head1 - 1)] === key) return head1 - 1;
+    }
+  }
+
+  /** The table position of key id `id`, found by its hash and current head slot. */
+  #entryOf(id: number): number {
+    const t = this.#table;
+    const head1 = (this.head[id] as number) + 1;
+    for (let i = hashString(this.names[id] as string) & this.#mask; ; i = (i + 1) & this.#mask) {
+      const e = t[2 * i + 1] as number;
+      assert(e !== 0, `KeyIndex: key id ${id} missing from the hash table`);
+      if (e === head1) return i;
+    }
+  }
+
+  #insert(h: number, slot: number): void {
+    const t = this.#table;
+    let i = h & this.#mask;
+    while (t[2 * i + 1] !== 0) i = (i + 1) & this.#mask;
+    t[2 * i] = h;
+    t[2 * i + 1] = slot + 1;
+  }
+
+  /** Removes entry `i` and shifts later entries of the probe run back (no tombstones). */
+  #erase(i: number): void {
+    const t = this.#table;
+    const mask = this.#mask;
+    let hole = i;
+    for (let j = (hole + 1) & mask; t[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = (t[2 * j] as number) & mask;
+      // Move j into the hole unless its home lies cyclically in (hole, j].
+      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (stays) continue;
+      t[2 * hole] = t[2 * j] as number;
+      t[2 * hole + 1] = t[2 * j + 1] as number;
+      hole = j;
+    }
+    t[2 * hole] = 0;
+    t[2 * hole + 1] = 0;
+  }
+
+  #resize(capacity: number): void {
+    const old = this.#table;
+    this.#table = new Int32Array(capacity * 2);
+    this.#mask = capacity - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const head1 = old[i + 1] as number;
+      if (head1 !== 0) this.#insert(old[i] as number, head1 - 1);
+    }
+  }
+}
+
+/** FNV-1a over the bytes, finished with murmur3's avalanche so the low bits are well mixed. */
+function hashBytes(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key[i] as number), 0x01000193);
+  return finish(h);
+}
+
+/** {@link hashBytes} of a binary string (one char per byte). */
+function hashString(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return finish(h);
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }

@@ -1,6 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { ValueArena } from "./arena.js";
-import { binaryToBytes, EMPTY_BYTES } from "./bytes.js";
+import { EMPTY_BYTES } from "./bytes.js";
 import { History } from "./history.js";
 import { KeyIndex } from "./keyindex.js";
 import { recordOverheadBytes } from "./limits.js";
@@ -26,7 +26,10 @@ export interface LeaseAttachments {
  */
 export class Kv {
   readonly history = new History();
-  readonly keys = new KeyIndex();
+  readonly keys = new KeyIndex({
+    keyEquals: (slot, key) => this.keyEquals(slot, key),
+    keyIdOf: (slot) => this.history.keyId(slot),
+  });
   arena = new ValueArena();
   #current: Revision = 1;
   #compacted: Revision = 0;
@@ -89,11 +92,14 @@ export class Kv {
 
   /** The newest record slot of key id `id` visible at `rev`, or -1 when absent (or deleted). */
   slotAt(id: number, rev: Revision): number {
-    if (id < 0) return -1;
+    return id < 0 ? -1 : this.slotFrom(this.keys.head[id] as number, rev);
+  }
+
+  /** Like {@link Kv.slotAt}, starting from a key's newest record slot (-1 = no key). */
+  slotFrom(slot: number, rev: Revision): number {
     const h = this.history;
-    let slot = this.keys.head[id] as number;
-    while (slot !== -1 && (h.main[slot] as number) > rev) slot = h.prev[slot] as number;
-    if (slot === -1 || h.version[slot] === 0) return -1;
+    while (slot !== -1 && h.main(slot) > rev) slot = h.prev(slot);
+    if (slot === -1 || h.version(slot) === 0) return -1;
     return slot;
   }
 
@@ -102,62 +108,69 @@ export class Kv {
     return this.slotAt(this.keys.lookup(key), this.readRevision);
   }
 
-  /** Materialises the key-value of a live record. */
+  /** Materialises the key-value of a live record; key and value are views into the arena. */
   keyValue(slot: number, keysOnly = false): KeyValue {
     const h = this.history;
-    const len = h.valLen[slot] as number;
+    const chunk = h.chunk(slot);
+    const offset = h.offset(slot);
+    const keyLen = h.keyLen(slot);
     return {
-      key: binaryToBytes(this.keys.names[h.keyId[slot] as number] as string),
-      createRevision: h.create[slot] as number,
-      modRevision: h.main[slot] as number,
-      version: h.version[slot] as number,
-      value: keysOnly
-        ? EMPTY_BYTES
-        : this.arena.view(h.valChunk[slot] as number, h.valOff[slot] as number, len),
-      lease: h.lease[slot] as number,
+      key: this.arena.view(chunk, offset, keyLen),
+      createRevision: h.create(slot),
+      modRevision: h.main(slot),
+      version: h.version(slot),
+      value: keysOnly ? EMPTY_BYTES : this.arena.view(chunk, offset + keyLen, h.valLen(slot)),
+      lease: h.lease(slot),
     };
   }
 
   /** The value of a record (empty for tombstones). */
   valueOf(slot: number): Uint8Array {
     const h = this.history;
-    return this.arena.view(h.valChunk[slot] as number, h.valOff[slot] as number, h.valLen[slot] as number);
+    return this.arena.view(h.chunk(slot), h.offset(slot) + h.keyLen(slot), h.valLen(slot));
+  }
+
+  /** The key bytes of a record (a view into the arena). */
+  keyBytesOf(slot: number): Uint8Array {
+    const h = this.history;
+    return this.arena.view(h.chunk(slot), h.offset(slot), h.keyLen(slot));
   }
 
   /** The binary-string key of a record. */
   keyOf(slot: number): string {
-    return this.keys.names[this.history.keyId[slot] as number] as string;
+    return this.keys.names[this.history.keyId(slot)] as string;
+  }
+
+  /** Whether record `slot` is a change of the key with these bytes. */
+  keyEquals(slot: number, key: Uint8Array): boolean {
+    const h = this.history;
+    const n = h.keyLen(slot);
+    if (n !== key.length) return false;
+    return this.arena.equals(h.chunk(slot), h.offset(slot), key);
   }
 
   /**
-   * Records a put of `key` inside the current write. The caller has validated it.
-   * Returns the new record's slot.
+   * Records a put of `key` (binary string of `keyBytes`) inside the current write. The caller
+   * has validated it. Returns the new record's slot.
    */
-  put(key: string, value: Uint8Array, lease: LeaseId): number {
+  put(key: string, keyBytes: Uint8Array, value: Uint8Array, lease: LeaseId): number {
     assert(this.#writing, "Kv: put outside a write");
     const h = this.history;
     const rev = this.#current + 1;
     let id = this.keys.lookup(key);
-    let prevSlot = -1;
-    if (id === -1) id = this.keys.add(key);
-    else prevSlot = this.keys.head[id] as number;
-    const live = prevSlot !== -1 && h.version[prevSlot] !== 0;
+    const prevSlot = id === -1 ? -1 : (this.keys.head[id] as number);
+    const live = prevSlot !== -1 && h.version(prevSlot) !== 0;
     const slot = h.alloc();
-    h.main[slot] = rev;
-    h.sub[slot] = this.#changes.length;
-    h.create[slot] = live ? (h.create[prevSlot] as number) : rev;
-    h.version[slot] = live ? (h.version[prevSlot] as number) + 1 : 1;
-    h.lease[slot] = lease;
-    h.prev[slot] = prevSlot;
-    h.keyId[slot] = id;
-    this.arena.append(value);
-    h.valChunk[slot] = this.arena.lastChunk;
-    h.valOff[slot] = this.arena.lastOffset;
-    h.valLen[slot] = value.length;
-    this.keys.head[id] = slot;
+    if (id === -1) id = this.keys.add(key, slot);
+    else this.keys.setHead(id, slot);
+    const create = live ? h.create(prevSlot) : rev;
+    const version = live ? h.version(prevSlot) + 1 : 1;
+    h.set(slot, rev, this.#changes.length, create, version, lease, prevSlot, id);
+    this.arena.appendPair(keyBytes, value);
+    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyBytes.length, value.length);
     this.#changes.push(slot);
     this.#accountedBytes += recordOverheadBytes + key.length + value.length;
-    const oldLease = live ? (h.lease[prevSlot] as number) : 0;
+    const oldLease = live ? h.lease(prevSlot) : 0;
     if (this.attachments !== null && oldLease !== lease) {
       if (oldLease !== 0) this.attachments.detach(oldLease, key);
       if (lease !== 0) this.attachments.attach(lease, key);
@@ -170,23 +183,16 @@ export class Kv {
     assert(this.#writing, "Kv: delete outside a write");
     const h = this.history;
     const prevSlot = this.keys.head[id] as number;
-    assert(prevSlot !== -1 && h.version[prevSlot] !== 0, "Kv: deleting an absent key");
+    assert(prevSlot !== -1 && h.version(prevSlot) !== 0, "Kv: deleting an absent key");
     const key = this.keys.names[id] as string;
     const slot = h.alloc();
-    h.main[slot] = this.#current + 1;
-    h.sub[slot] = this.#changes.length;
-    h.create[slot] = 0;
-    h.version[slot] = 0;
-    h.lease[slot] = 0;
-    h.prev[slot] = prevSlot;
-    h.keyId[slot] = id;
-    h.valChunk[slot] = 0;
-    h.valOff[slot] = 0;
-    h.valLen[slot] = 0;
-    this.keys.head[id] = slot;
+    h.set(slot, this.#current + 1, this.#changes.length, 0, 0, 0, prevSlot, id);
+    this.arena.appendPair(this.keyBytesOf(prevSlot), EMPTY_BYTES);
+    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, key.length, 0);
+    this.keys.setHead(id, slot);
     this.#changes.push(slot);
     this.#accountedBytes += recordOverheadBytes + key.length;
-    const oldLease = h.lease[prevSlot] as number;
+    const oldLease = h.lease(prevSlot);
     if (this.attachments !== null && oldLease !== 0) this.attachments.detach(oldLease, key);
     return slot;
   }
@@ -207,22 +213,22 @@ export class Kv {
       let slot = keys.head[id] as number;
       let newestKept = -1;
       let sawAtRev = false;
-      while (slot !== -1 && (h.main[slot] as number) >= rev) {
-        if (h.main[slot] === rev) sawAtRev = true;
+      while (slot !== -1 && h.main(slot) >= rev) {
+        if (h.main(slot) === rev) sawAtRev = true;
         newestKept = slot;
-        slot = h.prev[slot] as number;
+        slot = h.prev(slot);
       }
       if (slot === -1) return;
       // `slot` is the newest record below `rev`.
       let firstDropped = slot;
-      if (!sawAtRev && h.version[slot] !== 0) {
+      if (!sawAtRev && h.version(slot) !== 0) {
         newestKept = slot;
-        firstDropped = h.prev[slot] as number;
+        firstDropped = h.prev(slot);
       }
       if (firstDropped === -1) return;
       if (newestKept === -1) dead.push(id);
-      else h.prev[newestKept] = -1;
-      for (let s = firstDropped; s !== -1; s = h.prev[s] as number) this.#freeRecord(s, id);
+      else h.setPrev(newestKept, -1);
+      for (let s = firstDropped; s !== -1; s = h.prev(s)) this.#freeRecord(s, id);
     });
     for (const id of dead) keys.remove(id);
     h.dropFreed();
@@ -243,6 +249,7 @@ export class Kv {
    */
   restoreRecord(
     key: string,
+    keyBytes: Uint8Array,
     main: number,
     sub: number,
     create: number,
@@ -252,42 +259,34 @@ export class Kv {
   ): void {
     const h = this.history;
     let id = this.keys.lookup(key);
-    let prevSlot = -1;
-    if (id === -1) id = this.keys.add(key);
-    else prevSlot = this.keys.head[id] as number;
+    const prevSlot = id === -1 ? -1 : (this.keys.head[id] as number);
     const slot = h.alloc();
-    h.main[slot] = main;
-    h.sub[slot] = sub;
-    h.create[slot] = create;
-    h.version[slot] = version;
-    h.lease[slot] = lease;
-    h.prev[slot] = prevSlot;
-    h.keyId[slot] = id;
-    this.arena.append(value);
-    h.valChunk[slot] = this.arena.lastChunk;
-    h.valOff[slot] = this.arena.lastOffset;
-    h.valLen[slot] = value.length;
-    this.keys.head[id] = slot;
+    if (id === -1) id = this.keys.add(key, slot);
+    else this.keys.setHead(id, slot);
+    h.set(slot, main, sub, create, version, lease, prevSlot, id);
+    this.arena.appendPair(keyBytes, value);
+    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyBytes.length, value.length);
     this.#accountedBytes += recordOverheadBytes + key.length + value.length;
   }
 
   #freeRecord(slot: number, id: number): void {
     const h = this.history;
-    const len = h.valLen[slot] as number;
-    this.arena.release(len);
+    const len = h.valLen(slot);
+    this.arena.release(h.keyLen(slot) + len);
     this.#accountedBytes -= recordOverheadBytes + (this.keys.names[id] as string).length + len;
     h.free(slot);
   }
 
-  /** Copies every live value into a fresh arena, dropping the garbage left by compactions. */
+  /** Copies every live record's bytes into a fresh arena, dropping the garbage left by compactions. */
   #repackArena(): void {
     const h = this.history;
     const fresh = new ValueArena();
     for (let i = 0; i < h.orderLength; i++) {
       const slot = h.order[i] as number;
-      fresh.append(this.valueOf(slot));
-      h.valChunk[slot] = fresh.lastChunk;
-      h.valOff[slot] = fresh.lastOffset;
+      const keyLen = h.keyLen(slot);
+      const valLen = h.valLen(slot);
+      fresh.appendPair(this.arena.view(h.chunk(slot), h.offset(slot), keyLen + valLen), EMPTY_BYTES);
+      h.setBytes(slot, fresh.lastChunk, fresh.lastOffset, keyLen, valLen);
     }
     this.arena = fresh;
   }

@@ -87,8 +87,8 @@ export function execPut(kv: Kv, req: PutRequest): PutResponse {
   let value = req.value ?? EMPTY_BYTES;
   let lease = req.lease ?? 0;
   if (req.ignoreValue === true) value = kv.valueOf(prevSlot);
-  if (req.ignoreLease === true) lease = kv.history.lease[prevSlot] as number;
-  kv.put(key, value, lease);
+  if (req.ignoreLease === true) lease = kv.history.lease(prevSlot);
+  kv.put(key, req.key, value, lease);
   return { revision: kv.currentRevision + 1, prevKv };
 }
 
@@ -103,7 +103,7 @@ export function execDelete(kv: Kv, req: DeleteRangeRequest): DeleteRangeResponse
   const prevKvs: KeyValue[] = [];
   for (const slot of slots) {
     if (req.prevKv === true) prevKvs.push(kv.keyValue(slot));
-    kv.tombstone(kv.history.keyId[slot] as number);
+    kv.tombstone(kv.history.keyId(slot));
   }
   return { revision: kv.readRevision, deleted: slots.length, prevKvs };
 }

@@ -104,6 +104,7 @@ export function checkReadRevision(kv: Kv, requested: Revision, current: Revision
  * or any filter loads the whole range before sorting and truncating.
  */
 export function runRange(kv: Kv, req: RangeRequest, rev: Revision, headerRevision: Revision): RangeResponse {
+  if (req.rangeEnd === undefined || req.rangeEnd.length === 0) return singleKey(kv, req, rev, headerRevision);
   const span = keySpan(req.key, req.rangeEnd);
   const limit = req.limit !== undefined && req.limit > 0 ? req.limit : 0;
   const keysOnly = req.keysOnly === true;
@@ -145,10 +146,25 @@ export function runRange(kv: Kv, req: RangeRequest, rev: Revision, headerRevisio
   return { revision: headerRevision, kvs, more, count };
 }
 
+/** The point-read fast path: one hash lookup on the request bytes. */
+function singleKey(kv: Kv, req: RangeRequest, rev: Revision, headerRevision: Revision): RangeResponse {
+  const slot = kv.slotFrom(kv.keys.headOfBytes(req.key), rev);
+  if (slot === -1) return { revision: headerRevision, kvs: [], more: false, count: 0 };
+  if (req.countOnly === true || !passesFilters(kv, req, slot)) {
+    return { revision: headerRevision, kvs: [], more: false, count: 1 };
+  }
+  return {
+    revision: headerRevision,
+    kvs: [kv.keyValue(slot, req.keysOnly === true)],
+    more: false,
+    count: 1,
+  };
+}
+
 function passesFilters(kv: Kv, req: RangeRequest, slot: number): boolean {
   const h = kv.history;
-  const mod = h.main[slot] as number;
-  const create = h.create[slot] as number;
+  const mod = h.main(slot);
+  const create = h.create(slot);
   const minMod = req.minModRevision ?? 0;
   const maxMod = req.maxModRevision ?? 0;
   const minCreate = req.minCreateRevision ?? 0;
@@ -174,6 +190,7 @@ function sortSlots(kv: Kv, slots: number[], target: SortTarget, order: SortOrder
       return va === vb ? 0 : va < vb ? -sign : sign;
     });
   }
-  const column = target === SortTarget.version ? h.version : target === SortTarget.create ? h.create : h.main;
-  return slots.sort((a, b) => sign * ((column[a] as number) - (column[b] as number)));
+  const field = (s: number): number =>
+    target === SortTarget.version ? h.version(s) : target === SortTarget.create ? h.create(s) : h.main(s);
+  return slots.sort((a, b) => sign * (field(a) - field(b)));
 }

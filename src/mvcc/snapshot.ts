@@ -60,12 +60,12 @@ export function* encodeSnapshot(
   for (let i = 0; i < records; i++) {
     assert(kv.mutations === mutations, "encodeSnapshot: the store changed while a snapshot was being read");
     const slot = h.order[i] as number;
-    w.bytes(kv.keyValue(slot, true).key);
-    w.uvarint(h.main[slot] as number);
-    w.uvarint(h.sub[slot] as number);
-    w.uvarint(h.create[slot] as number);
-    w.uvarint(h.version[slot] as number);
-    w.uvarint(h.lease[slot] as number);
+    w.bytes(kv.keyBytesOf(slot));
+    w.uvarint(h.main(slot));
+    w.uvarint(h.sub(slot));
+    w.uvarint(h.create(slot));
+    w.uvarint(h.version(slot));
+    w.uvarint(h.lease(slot));
     w.bytes(kv.valueOf(slot));
     if (w.length >= chunkBytes) yield flush();
   }
@@ -258,7 +258,7 @@ export class SnapshotDecoder {
       throw new CodecError("bad tombstone");
     this.#lastMain = main;
     this.#lastSub = sub;
-    this.#store.kv.restoreRecord(bytesToBinary(key), main, sub, create, version, lease, value);
+    this.#store.kv.restoreRecord(bytesToBinary(key), key, main, sub, create, version, lease, value);
   }
 
   #finishRecords(): void {
@@ -268,8 +268,8 @@ export class SnapshotDecoder {
     const h = kv.history;
     kv.keys.forEachId((id) => {
       const slot = kv.keys.head[id] as number;
-      const lease = h.lease[slot] as number;
-      if (h.version[slot] === 0 || lease === 0) return;
+      const lease = h.lease(slot);
+      if (h.version(slot) === 0 || lease === 0) return;
       if (store.lessor.lookup(lease) === undefined)
         throw new CodecError(`key attached to unknown lease ${lease}`);
       store.lessor.attach(lease, kv.keys.names[id] as string);

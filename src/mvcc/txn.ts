@@ -170,10 +170,10 @@ function compareSlot(kv: Kv, c: Compare, slot: number): boolean {
   } else {
     let field = 0;
     if (slot !== -1) {
-      if (c.target === "version") field = h.version[slot] as number;
-      else if (c.target === "create") field = h.create[slot] as number;
-      else if (c.target === "mod") field = h.main[slot] as number;
-      else field = h.lease[slot] as number;
+      if (c.target === "version") field = h.version(slot);
+      else if (c.target === "create") field = h.create(slot);
+      else if (c.target === "mod") field = h.main(slot);
+      else field = h.lease(slot);
     }
     r = field - c.value;
   }

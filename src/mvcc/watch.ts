@@ -327,7 +327,7 @@ export class WatchHub {
     const touched: Watcher[] = [];
     for (const slot of slots) {
       const key = this.#kv.keyOf(slot);
-      const isPut = this.#kv.history.version[slot] !== 0;
+      const isPut = this.#kv.history.version(slot) !== 0;
       let base: Event | null = null;
       let prev: KeyValue | null | undefined;
       const offer = (w: Watcher): void => {
@@ -428,7 +428,7 @@ export class WatchHub {
     let lastDone = minRev - 1;
     for (; i < h.orderLength; i++) {
       const slot = h.order[i] as number;
-      const rev = h.main[slot] as number;
+      const rev = h.main(slot);
       if (rev !== scanRev) {
         for (const w of touched) this.#flushReplay(w, scanRev);
         touched = [];
@@ -568,14 +568,14 @@ function compactedResponse(watchId: number, revision: Revision, compactRevision:
 /** The event a history record stands for (DELETE events carry only key and mod revision). */
 export function eventOf(kv: Kv, slot: number): Event {
   const h = kv.history;
-  if (h.version[slot] === 0) {
-    const key = kv.keyValue(slot, true).key;
+  if (h.version(slot) === 0) {
+    const key = kv.keyBytesOf(slot);
     return {
       type: EventType.delete,
       kv: {
         key,
         createRevision: 0,
-        modRevision: h.main[slot] as number,
+        modRevision: h.main(slot),
         version: 0,
         value: EMPTY_BYTES,
         lease: 0,
@@ -589,8 +589,8 @@ export function eventOf(kv: Kv, slot: number): Event {
 /** The key as of the revision before the record's, or null if absent or compacted (etcd's prev_kv). */
 function prevKvOf(kv: Kv, slot: number): KeyValue | null {
   const h = kv.history;
-  const before = (h.main[slot] as number) - 1;
+  const before = h.main(slot) - 1;
   if (before < kv.compactRevision) return null;
-  const prevSlot = kv.slotAt(h.keyId[slot] as number, before);
+  const prevSlot = kv.slotAt(h.keyId(slot), before);
   return prevSlot === -1 ? null : kv.keyValue(prevSlot);
 }

@@ -1,6 +1,20 @@
 // Shared helpers for the mvcc tests: text keys, unwrapping results, compact key-value views.
 import assert from "node:assert/strict";
+import { SeededRng } from "../../src/lib/rng.js";
 import { fromUtf8, type KeyValue, type MvccFailure, type MvccResult, utf8 } from "../../src/mvcc/mod.js";
+
+export { bytesToBinary, MvccStore } from "../../src/mvcc/mod.js";
+
+/** A seeded random source with a short name for integers below a bound. */
+export class SeededRngForTests {
+  readonly #rng: SeededRng;
+  constructor(seed: number) {
+    this.#rng = new SeededRng(seed);
+  }
+  below(bound: number): number {
+    return this.#rng.intBelow(bound);
+  }
+}
 
 /** UTF-8 bytes of `s`. */
 export const b = utf8;
