@@ -64,9 +64,15 @@ export class DiskWal {
     if (!r.ok) throw new Error(`open plan failed: ${r.error}`);
   }
 
+  /** The records write of the last plan run by {@link persist}. */
+  lastWrite: { file: string; offset: number; length: number } | null = null;
+
   /** Persists `requests`; true when durable (acknowledged). */
   persist(...requests: WalRequest[]): boolean {
     const plan = this.core.append(requests);
+    for (const op of plan.ops) {
+      if (op.op === "write") this.lastWrite = { file: op.file, offset: op.offset, length: op.bytes.length };
+    }
     if (!this.disk.execute(plan.ops).ok) return false;
     this.disk.execute(plan.cleanup);
     return true;

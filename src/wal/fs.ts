@@ -1,0 +1,228 @@
+/**
+ * The small asynchronous file-system interface the WAL shell needs, and its implementation on
+ * `node:fs` (callback API on libuv's thread pool, so no call blocks the event loop).
+ *
+ * Lock: a `LOCK` file created with `O_CREAT | O_EXCL`, holding `<pid> <boot id>`. If it exists,
+ * the lock is stale when its boot id differs from this boot's (`/proc/sys/kernel/random/boot_id`)
+ * or its pid is not alive (`kill(pid, 0)` fails with ESRCH); a stale lock is taken over. Node has
+ * no `flock` without a native addon, so this is the dependency-free choice. Limits: the pid of a
+ * dead holder may have been reused by an unrelated process of the same boot (the lock then looks
+ * held: delete `LOCK` by hand); processes in other pid namespaces sharing the directory, and
+ * network file systems, are not covered; two processes taking over the same stale lock at the same
+ * instant is narrowed (each checks that it moved the stale file it read) but not closed.
+ */
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, SynodError } from "../lib/errors.js";
+
+/** An open file of the WAL. */
+export interface WalFile {
+  /** Writes all of `bytes` at `offset`. */
+  write(bytes: Uint8Array, offset: number): Promise<void>;
+  /** `fdatasync`: the file's data and size are durable when the promise resolves. */
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file operations of one data directory; names are relative to it. */
+export interface WalFs {
+  /** The directory, for messages. */
+  readonly dir: string;
+  /** Creates the directory (and parents) if missing. */
+  ensureDir(): Promise<void>;
+  /** Names of the directory's files. */
+  list(): Promise<string[]>;
+  readFile(name: string): Promise<Uint8Array>;
+  /** Opens `name` for writing; with `create`, creates it or truncates it to empty. */
+  open(name: string, create: boolean): Promise<WalFile>;
+  /** Atomically renames `from` to `to`, replacing `to`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes `name`; a missing file is not an error. */
+  unlink(name: string): Promise<void>;
+  /** `fsync` of the directory itself. */
+  syncDir(): Promise<void>;
+  /** Takes the directory's lock, or throws {@link SynodError} `walLocked`. */
+  lock(): Promise<void>;
+  /** Releases the lock taken by {@link lock}. */
+  unlock(): Promise<void>;
+}
+
+/** Name of the lock file in the data directory. */
+export const lockFileName = "LOCK";
+
+function call<T>(f: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    f((err, value) => (err === null ? resolve(value) : reject(err)));
+  });
+}
+
+function done(f: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    f((err) => (err === null ? resolve() : reject(err)));
+  });
+}
+
+class NodeWalFile implements WalFile {
+  readonly #fd: number;
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  async write(bytes: Uint8Array, offset: number): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const n = await call<number>((cb) =>
+        fs.write(this.#fd, bytes, done, bytes.length - done, offset + done, cb),
+      );
+      done += n;
+    }
+  }
+
+  datasync(): Promise<void> {
+    return done((cb) => fs.fdatasync(this.#fd, cb));
+  }
+
+  close(): Promise<void> {
+    return done((cb) => fs.close(this.#fd, cb));
+  }
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "-";
+  }
+}
+
+/** Whether process `pid` exists (a process we may not signal still exists). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Whether the lock content `text` is held by a live process of this boot. */
+function held(text: string, boot: string): { live: boolean; pid: number } {
+  const [pidText, lockBoot] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return { live: false, pid: 0 };
+  if (lockBoot !== undefined && lockBoot !== "-" && boot !== "-" && lockBoot !== boot)
+    return { live: false, pid };
+  return { live: pid === process.pid || alive(pid), pid };
+}
+
+/** {@link WalFs} on the real file system, rooted at `dir`. */
+export class NodeWalFs implements WalFs {
+  readonly dir: string;
+  #lockContent: string | null = null;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  #path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  async ensureDir(): Promise<void> {
+    await fs.promises.mkdir(this.dir, { recursive: true });
+  }
+
+  async list(): Promise<string[]> {
+    const names = await fs.promises.readdir(this.dir, { withFileTypes: true });
+    return names.filter((d) => d.isFile()).map((d) => d.name);
+  }
+
+  async readFile(name: string): Promise<Uint8Array> {
+    return new Uint8Array(await fs.promises.readFile(this.#path(name)));
+  }
+
+  async open(name: string, create: boolean): Promise<WalFile> {
+    const flags = create
+      ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC
+      : fs.constants.O_RDWR;
+    const fd = await call<number>((cb) => fs.open(this.#path(name), flags, 0o600, cb));
+    return new NodeWalFile(fd);
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return done((cb) => fs.rename(this.#path(from), this.#path(to), cb));
+  }
+
+  async unlink(name: string): Promise<void> {
+    try {
+      await done((cb) => fs.unlink(this.#path(name), cb));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+
+  async syncDir(): Promise<void> {
+    const fd = await call<number>((cb) => fs.open(this.dir, fs.constants.O_RDONLY, cb));
+    try {
+      await done((cb) => fs.fsync(fd, cb));
+    } finally {
+      await done((cb) => fs.close(fd, cb));
+    }
+  }
+
+  async #tryCreateLock(content: string): Promise<boolean> {
+    try {
+      await fs.promises.writeFile(this.#path(lockFileName), content, { flag: "wx", mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+  }
+
+  #locked(pid: number): SynodError {
+    const path = this.#path(lockFileName);
+    return new SynodError(
+      ErrorCode.walLocked,
+      `Cannot open the data directory '${this.dir}': it is locked by process ${pid} ('${path}'); ` +
+        "if no Synod process uses it, delete that file",
+    );
+  }
+
+  async lock(): Promise<void> {
+    const boot = bootId();
+    const content = `${process.pid} ${boot}\n`;
+    if (await this.#tryCreateLock(content)) {
+      this.#lockContent = content;
+      return;
+    }
+    const path = this.#path(lockFileName);
+    const stale = await fs.promises.readFile(path, "utf8").catch(() => "");
+    const h = held(stale, boot);
+    if (h.live) throw this.#locked(h.pid);
+    // Take the stale lock over: move it aside, check that what moved is what was judged stale
+    // (not a lock another process just took), then create ours.
+    const aside = `${lockFileName}.stale-${process.pid}`;
+    try {
+      await fs.promises.rename(path, this.#path(aside));
+    } catch {
+      throw this.#locked(h.pid);
+    }
+    const moved = await fs.promises.readFile(this.#path(aside), "utf8").catch(() => "");
+    if (moved !== stale) {
+      await fs.promises.rename(this.#path(aside), path).catch(() => undefined);
+      throw this.#locked(held(moved, boot).pid);
+    }
+    await this.unlink(aside);
+    if (!(await this.#tryCreateLock(content))) throw this.#locked(0);
+    this.#lockContent = content;
+  }
+
+  async unlock(): Promise<void> {
+    if (this.#lockContent === null) return;
+    const path = this.#path(lockFileName);
+    const now = await fs.promises.readFile(path, "utf8").catch(() => "");
+    if (now === this.#lockContent) await this.unlink(lockFileName);
+    this.#lockContent = null;
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * The WAL's I/O shell: runs the pure core's plans on a {@link WalFs}, one plan at a time, and
+ * coalesces everything submitted while a write is in flight into the next single write and
+ * `fdatasync` (group commit).
+ *
+ * Failure rules: an error from `fdatasync`/`fsync` (or any write error other than a full disk)
+ * calls `onFatal` and is never retried (after a failed fsync the kernel may have dropped the dirty
+ * pages and a retry would "succeed"); the default `onFatal` stops the process. A full disk
+ * (ENOSPC, EDQUOT) rejects the batch with `walNoSpace`. Either way the WAL then refuses all
+ * further work, so nothing after the failure is ever acknowledged.
+ */
+import { AssertionError } from "../lib/assert.js";
+import { ErrorCode, SynodError } from "../lib/errors.js";
+import { type Logger, noopLogger } from "../lib/logger.js";
+import type { Snapshot } from "../raft/types.js";
+import { type PersistRequest, WalCore, type WalCoreOptions, type WalRequest } from "./core.js";
+import { parseSegmentName, parseSnapshotName } from "./format.js";
+import { NodeWalFs, type WalFile, type WalFs } from "./fs.js";
+import type { FileOp } from "./plan.js";
+import { type Recovered, recover } from "./recover.js";
+
+/** Default limit on the bytes of entry data coalesced into one write: 16 MiB. */
+export const batchBytesMaxDefault = 16 * 1024 * 1024;
+/** Size of the zero buffer used to preallocate segments. */
+const zeroChunkBytes = 1024 * 1024;
+
+/** Options of {@link Wal.open}; see also {@link WalCoreOptions}. */
+export interface WalOptions extends WalCoreOptions {
+  /** The file system; default {@link NodeWalFs} on the directory given to {@link Wal.open}. */
+  readonly fs?: WalFs;
+  /** Where repairs and cleanup problems are reported; default: nowhere. */
+  readonly logger?: Logger;
+  /**
+   * Called once when a sync (or other I/O other than a full disk) fails. Default: print the error
+   * and exit the process with status 1. Tests inject a recorder.
+   */
+  readonly onFatal?: (err: Error) => void;
+  /**
+   * Most bytes of entry data coalesced into one write; more waits for the next one. Default
+   * {@link batchBytesMaxDefault}; a single request larger than this is written alone.
+   */
+  readonly batchBytesMax?: number;
+}
+
+/** Counters of the work done, for tests and metrics. */
+export interface WalStats {
+  /** Plans run that carried records (each is one write of records and one `fdatasync`). */
+  batches: number;
+  /** Requests acknowledged. */
+  requests: number;
+  /** `fdatasync` calls (of segments, snapshot files and new segments). */
+  syncs: number;
+  /** Bytes written, preallocation included. */
+  bytes: number;
+}
+
+function defaultOnFatal(err: Error): void {
+  process.stderr.write(`synod: fatal storage error, stopping: ${err.message}\n`);
+  process.exit(1);
+}
+
+interface Pending {
+  readonly request: WalRequest;
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** A plan operation that failed, with the operation. */
+class OpError extends Error {
+  readonly op: FileOp;
+  override readonly cause: unknown;
+  constructor(op: FileOp, cause: unknown) {
+    super(`${op.op} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.op = op;
+    this.cause = cause;
+  }
+}
+
+function requestBytes(r: WalRequest): number {
+  if ("localSnapshot" in r) return r.localSnapshot.data.length;
+  let n = r.snapshot?.data.length ?? 0;
+  for (const e of r.entries ?? []) n += e.data.length + 48;
+  return n + 40;
+}
+
+/** The durable log of one member's data directory. */
+export class Wal {
+  /** What recovery found when the WAL was opened. */
+  readonly recovered: Recovered;
+  readonly stats: WalStats = { batches: 0, requests: 0, syncs: 0, bytes: 0 };
+  readonly #fs: WalFs;
+  readonly #core: WalCore;
+  readonly #logger: Logger;
+  readonly #onFatal: (err: Error) => void;
+  readonly #batchBytesMax: number;
+  readonly #files = new Map<string, WalFile>();
+  #queue: Pending[] = [];
+  #running = false;
+  #failure: SynodError | null = null;
+  #closed = false;
+  #idle: (() => void)[] = [];
+
+  private constructor(fs: WalFs, core: WalCore, recovered: Recovered, options: WalOptions) {
+    this.#fs = fs;
+    this.#core = core;
+    this.recovered = recovered;
+    this.#logger = options.logger ?? noopLogger;
+    this.#onFatal = options.onFatal ?? defaultOnFatal;
+    this.#batchBytesMax = options.batchBytesMax ?? batchBytesMaxDefault;
+  }
+
+  /**
+   * Locks `dir` (created if missing), recovers its contents and carries out the repairs (a torn
+   * tail is zeroed and logged with file and offset). Throws {@link SynodError} `walLocked` if
+   * another live process holds the directory, `walCorrupt` if recovery finds damage it must not
+   * repair (the message names file and offset), `walFailed` on an I/O error.
+   */
+  static async open(dir: string, options: WalOptions = {}): Promise<Wal> {
+    const fs = options.fs ?? new NodeWalFs(dir);
+    await fs.ensureDir();
+    await fs.lock();
+    try {
+      const files = new Map<string, Uint8Array>();
+      for (const name of await fs.list()) {
+        const wanted = parseSegmentName(name) !== null || parseSnapshotName(name) !== null;
+        files.set(name, wanted ? await fs.readFile(name) : new Uint8Array(0));
+      }
+      const rec = recover(files);
+      files.clear();
+      if (!rec.ok) {
+        throw new SynodError(
+          ErrorCode.walCorrupt,
+          `Cannot open the WAL in '${dir}': ${rec.message} (${rec.code}). The member must not serve ` +
+            "from a damaged log: remove its data directory and let it rejoin the cluster from a snapshot",
+        );
+      }
+      const logger = options.logger ?? noopLogger;
+      for (const r of rec.repairs) logger.warn(`wal: repair: ${r.reason}`, { ...r, dir });
+      for (const note of rec.notes) logger.warn(`wal: ${note}`, { dir });
+      const core = new WalCore(rec, options);
+      const wal = new Wal(fs, core, rec, options);
+      try {
+        await wal.#execute(core.openPlan().ops);
+      } catch (err) {
+        await wal.#closeFiles();
+        throw new SynodError(
+          ErrorCode.walFailed,
+          `Cannot open the WAL in '${dir}': ${(err as Error).message}`,
+        );
+      }
+      return wal;
+    } catch (err) {
+      await fs.unlock();
+      throw err;
+    }
+  }
+
+  /**
+   * Persists a Ready's `snapshot` (installed from the leader), `entries` and `hardState`, in
+   * that order. Resolves once they are durable; requests resolve in submission order. Rejects
+   * with `walNoSpace`, `walFailed` or `walClosed`; after a rejection nothing later resolves.
+   */
+  save(request: PersistRequest): Promise<void> {
+    return this.#submit(request);
+  }
+
+  /**
+   * Persists a snapshot of the local state machine: the file is written under a temporary name,
+   * synced, renamed and the directory synced; then its marker is logged. Afterwards snapshots
+   * beyond the retention count and segments wholly before the oldest kept snapshot are removed.
+   */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#submit({ localSnapshot: snapshot });
+  }
+
+  /** Waits for queued requests, then closes the files and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#closeFiles();
+    await this.#fs.unlock();
+  }
+
+  #submit(request: WalRequest): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(new SynodError(ErrorCode.walClosed, "The WAL is closed"));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ request, bytes: requestBytes(request), resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        queueMicrotask(() => void this.#drain());
+      }
+    });
+  }
+
+  /** Takes the next group: everything queued, up to the byte limit (at least one request). */
+  #take(): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#queue.length) {
+      bytes += (this.#queue[n] as Pending).bytes;
+      if (n > 0 && bytes > this.#batchBytesMax) break;
+      n++;
+    }
+    return this.#queue.splice(0, n);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && this.#failure === null) {
+      const group = this.#take();
+      const plan = this.#core.append(group.map((p) => p.request));
+      try {
+        await this.#execute(plan.ops);
+      } catch (err) {
+        this.#fail(err, group);
+        break;
+      }
+      if (plan.ops.length > 0) this.stats.batches++;
+      this.stats.requests += group.length;
+      for (const p of group) p.resolve();
+      try {
+        await this.#execute(plan.cleanup);
+      } catch (err) {
+        // Removal of old files only; recovery and the next cleanup tolerate leftovers.
+        this.#logger.warn("wal: cleanup failed", { error: (err as Error).message });
+      }
+    }
+    this.#running = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  #fail(err: unknown, group: Pending[]): void {
+    if (err instanceof AssertionError) throw err;
+    const opError = err instanceof OpError ? err : null;
+    const code = (opError?.cause as NodeJS.ErrnoException | undefined)?.code;
+    const op = opError?.op;
+    const file =
+      op === undefined ? "?" : "file" in op ? op.file : op.op === "rename" ? op.from : this.#fs.dir;
+    const noSpace =
+      (code === "ENOSPC" || code === "EDQUOT") && op !== undefined && op.op !== "sync" && op.op !== "syncDir";
+    const detail = `${op?.op ?? "operation"} of '${file}' in '${this.#fs.dir}' failed (${code ?? "error"})`;
+    this.#failure = noSpace
+      ? new SynodError(ErrorCode.walNoSpace, `The disk is full: ${detail}; nothing after it was acknowledged`)
+      : new SynodError(
+          ErrorCode.walFailed,
+          `Storage I/O error: ${detail}; nothing after it was acknowledged`,
+        );
+    const failure = this.#failure;
+    for (const p of [...group, ...this.#queue.splice(0)]) p.reject(failure);
+    if (!noSpace) this.#onFatal(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  async #file(name: string): Promise<WalFile> {
+    let f = this.#files.get(name);
+    if (f === undefined) {
+      f = await this.#fs.open(name, false);
+      this.#files.set(name, f);
+    }
+    return f;
+  }
+
+  async #closeFile(name: string): Promise<void> {
+    const f = this.#files.get(name);
+    if (f === undefined) return;
+    this.#files.delete(name);
+    await f.close();
+  }
+
+  async #closeFiles(): Promise<void> {
+    for (const name of [...this.#files.keys()]) await this.#closeFile(name).catch(() => undefined);
+  }
+
+  /** Runs `ops` in order; throws an {@link OpError} for the first that fails. */
+  async #execute(ops: readonly FileOp[]): Promise<void> {
+    let lastWritten: string | null = null;
+    for (const op of ops) {
+      try {
+        await this.#run(op);
+      } catch (err) {
+        throw new OpError(op, err);
+      }
+      if (op.op === "write") lastWritten = op.file;
+    }
+    // Keep only the segment being appended to open.
+    if (lastWritten !== null) {
+      for (const name of [...this.#files.keys()]) if (name !== lastWritten) await this.#closeFile(name);
+    }
+  }
+
+  async #run(op: FileOp): Promise<void> {
+    switch (op.op) {
+      case "create":
+        await this.#closeFile(op.file);
+        this.#files.set(op.file, await this.#fs.open(op.file, true));
+        return;
+      case "zero": {
+        const f = await this.#file(op.file);
+        const zeros = new Uint8Array(Math.min(zeroChunkBytes, op.length));
+        for (let at = 0; at < op.length; at += zeros.length) {
+          const n = Math.min(zeros.length, op.length - at);
+          await f.write(n === zeros.length ? zeros : zeros.subarray(0, n), op.offset + at);
+        }
+        this.stats.bytes += op.length;
+        return;
+      }
+      case "write":
+        await (await this.#file(op.file)).write(op.bytes, op.offset);
+        this.stats.bytes += op.bytes.length;
+        return;
+      case "sync":
+        await (await this.#file(op.file)).datasync();
+        this.stats.syncs++;
+        return;
+      case "rename": {
+        await this.#fs.rename(op.from, op.to);
+        const f = this.#files.get(op.from);
+        if (f !== undefined) {
+          this.#files.delete(op.from);
+          await this.#closeFile(op.to);
+          this.#files.set(op.to, f);
+        }
+        return;
+      }
+      case "syncDir":
+        await this.#fs.syncDir();
+        this.stats.syncs++;
+        return;
+      case "unlink":
+        await this.#closeFile(op.file);
+        await this.#fs.unlink(op.file);
+        return;
+    }
+  }
+
+  /** Names of the live segments, oldest first (for tests and operators). */
+  get segmentNames(): readonly string[] {
+    return this.#core.segmentNames;
+  }
+
+  /** Index of the last entry written. */
+  get lastIndex(): number {
+    return this.#core.lastIndex;
+  }
+}
