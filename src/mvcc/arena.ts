@@ -97,6 +97,21 @@ export class ValueArena {
     return c.subarray(offset, offset + length);
   }
 
+  /**
+   * The location of the last append packed into one non-negative int32 (11 bits of chunk index,
+   * 20 bits of offset), or -1 when it does not fit.
+   */
+  get lastPacked(): number {
+    return this.lastChunk < 2048 && this.lastOffset < 1 << 20
+      ? this.lastChunk * (1 << 20) + this.lastOffset
+      : -1;
+  }
+
+  /** Whether the bytes at a packed position start with exactly `bytes`. */
+  equalsPacked(pos: number, bytes: Uint8Array): boolean {
+    return this.equals(pos >>> 20, pos & 0xfffff, bytes);
+  }
+
   /** Whether the bytes at (chunk, offset) start with exactly `bytes`. */
   equals(chunk: number, offset: number, bytes: Uint8Array): boolean {
     const c = this.#chunks[chunk];

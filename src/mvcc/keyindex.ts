@@ -3,11 +3,16 @@ import { KeyTree } from "./keytree.js";
 
 /** Initial hash table capacity (entries; a power of two). */
 const initialCapacity = 1024;
+/** Int32 slots per hash table entry. */
+const E = 3;
 
 /** How the index reads the history it points into. */
 export interface KeyRecords {
-  /** Whether record `slot` is a change of the key with these bytes. */
-  keyEquals(slot: number, key: Uint8Array): boolean;
+  /**
+   * Whether record `slot`, whose bytes start at packed arena position `pos` (-1 = unknown, read
+   * it from the record), is a change of the key with these bytes.
+   */
+  keyEquals(slot: number, pos: number, key: Uint8Array): boolean;
   /** The key id of record `slot`. */
   keyIdOf(slot: number): number;
 }
@@ -18,15 +23,16 @@ export interface KeyRecords {
  * record slot (`head`) and the key itself (`names`). Ids of keys whose history was compacted away
  * are reused.
  *
- * The hash table is open addressing with linear probing over one `Int32Array` of 8-byte entries
- * (hash, newest record slot), kept at most half full; a record slot belongs to exactly one key, so
- * it identifies the entry. Point reads hash the request bytes directly and verify a match against
- * the key bytes stored with the record: no string is built and a read costs about three cache
- * misses (the entry, the record, its key and value).
+ * The hash table is open addressing with linear probing over one `Int32Array` of 12-byte entries
+ * (hash, newest record slot, packed arena position of that record's bytes), kept at most half
+ * full; a record slot belongs to exactly one key, so it identifies the entry. Point reads hash the
+ * request bytes directly and verify a match against the key bytes stored with the record: no
+ * string is built, and after the entry the record and its key bytes are fetched independently, so
+ * a read waits for about two cache misses in sequence.
  */
 export class KeyIndex {
-  /** Entries (hash, head slot + 1); 0 in the second half marks an empty entry. */
-  #table = new Int32Array(initialCapacity * 2);
+  /** Entries (hash, head slot + 1, arena position); head slot + 1 = 0 marks an empty entry. */
+  #table = new Int32Array(initialCapacity * E);
   #mask = initialCapacity - 1;
   #size = 0;
   readonly tree = new KeyTree();
@@ -57,14 +63,17 @@ export class KeyIndex {
     const h = hashBytes(key);
     const t = this.#table;
     for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
-      const head1 = t[2 * i + 1] as number;
+      const head1 = t[E * i + 1] as number;
       if (head1 === 0) return -1;
-      if (t[2 * i] === h && this.#records.keyEquals(head1 - 1, key)) return head1 - 1;
+      if (t[E * i] === h && this.#records.keyEquals(head1 - 1, t[E * i + 2] as number, key)) return head1 - 1;
     }
   }
 
-  /** Adds a key that is not present yet, with its first record `slot`; returns its new id. */
-  add(key: string, slot: number): number {
+  /**
+   * Adds a key that is not present yet, with its first record `slot` whose bytes are at packed
+   * arena position `pos` (-1 if not packable); returns its new id.
+   */
+  add(key: string, slot: number, pos: number): number {
     let id = this.#free.pop();
     if (id === undefined) {
       id = this.names.length;
@@ -78,17 +87,18 @@ export class KeyIndex {
       this.names[id] = key;
     }
     if (2 * (this.#size + 1) > this.#mask + 1) this.#resize(2 * (this.#mask + 1));
-    this.#insert(hashString(key), slot);
+    this.#insert(hashString(key), slot, pos);
     this.head[id] = slot;
     this.#size++;
     this.tree.insert(key);
     return id;
   }
 
-  /** Sets the newest record slot of key id `id`. */
-  setHead(id: number, slot: number): void {
+  /** Sets the newest record slot of key id `id` and the packed arena position of its bytes. */
+  setHead(id: number, slot: number, pos: number): void {
     const at = this.#entryOf(id);
-    this.#table[2 * at + 1] = slot + 1;
+    this.#table[E * at + 1] = slot + 1;
+    this.#table[E * at + 2] = pos;
     this.head[id] = slot;
   }
 
@@ -119,9 +129,9 @@ export class KeyIndex {
   #find(h: number, key: string): number {
     const t = this.#table;
     for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
-      const head1 = t[2 * i + 1] as number;
+      const head1 = t[E * i + 1] as number;
       if (head1 === 0) return -1;
-      if (t[2 * i] === h && this.names[this.#records.keyIdOf(head1 - 1)] === key) return head1 - 1;
+      if (t[E * i] === h && this.names[this.#records.keyIdOf(head1 - 1)] === key) return head1 - 1;
     }
   }
 
@@ -130,18 +140,19 @@ export class KeyIndex {
     const t = this.#table;
     const head1 = (this.head[id] as number) + 1;
     for (let i = hashString(this.names[id] as string) & this.#mask; ; i = (i + 1) & this.#mask) {
-      const e = t[2 * i + 1] as number;
+      const e = t[E * i + 1] as number;
       assert(e !== 0, `KeyIndex: key id ${id} missing from the hash table`);
       if (e === head1) return i;
     }
   }
 
-  #insert(h: number, slot: number): void {
+  #insert(h: number, slot: number, pos: number): void {
     const t = this.#table;
     let i = h & this.#mask;
-    while (t[2 * i + 1] !== 0) i = (i + 1) & this.#mask;
-    t[2 * i] = h;
-    t[2 * i + 1] = slot + 1;
+    while (t[E * i + 1] !== 0) i = (i + 1) & this.#mask;
+    t[E * i] = h;
+    t[E * i + 1] = slot + 1;
+    t[E * i + 2] = pos;
   }
 
   /** Removes entry `i` and shifts later entries of the probe run back (no tombstones). */
@@ -149,45 +160,79 @@ export class KeyIndex {
     const t = this.#table;
     const mask = this.#mask;
     let hole = i;
-    for (let j = (hole + 1) & mask; t[2 * j + 1] !== 0; j = (j + 1) & mask) {
-      const home = (t[2 * j] as number) & mask;
+    for (let j = (hole + 1) & mask; t[E * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = (t[E * j] as number) & mask;
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
       if (stays) continue;
-      t[2 * hole] = t[2 * j] as number;
-      t[2 * hole + 1] = t[2 * j + 1] as number;
+      t.copyWithin(E * hole, E * j, E * j + E);
       hole = j;
     }
-    t[2 * hole] = 0;
-    t[2 * hole + 1] = 0;
+    t.fill(0, E * hole, E * hole + E);
   }
 
   #resize(capacity: number): void {
     const old = this.#table;
-    this.#table = new Int32Array(capacity * 2);
+    this.#table = new Int32Array(capacity * E);
     this.#mask = capacity - 1;
-    for (let i = 0; i < old.length; i += 2) {
+    for (let i = 0; i < old.length; i += E) {
       const head1 = old[i + 1] as number;
-      if (head1 !== 0) this.#insert(old[i] as number, head1 - 1);
+      if (head1 !== 0) this.#insert(old[i] as number, head1 - 1, old[i + 2] as number);
     }
   }
 }
 
-/** FNV-1a over the bytes, finished with murmur3's avalanche so the low bits are well mixed. */
+/** Murmur3 (32-bit) over the bytes, four at a time, seeded with the length. */
 function hashBytes(key: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key[i] as number), 0x01000193);
-  return finish(h);
+  const n = key.length;
+  let h = n;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const k =
+      (key[i] as number) |
+      ((key[i + 1] as number) << 8) |
+      ((key[i + 2] as number) << 16) |
+      ((key[i + 3] as number) << 24);
+    h = mixWord(h, k);
+  }
+  let k = 0;
+  for (let shift = 0; i < n; i++, shift += 8) k |= (key[i] as number) << shift;
+  return finish(h, k, n);
 }
 
 /** {@link hashBytes} of a binary string (one char per byte). */
 function hashString(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return finish(h);
+  const n = key.length;
+  let h = n;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const k =
+      key.charCodeAt(i) |
+      (key.charCodeAt(i + 1) << 8) |
+      (key.charCodeAt(i + 2) << 16) |
+      (key.charCodeAt(i + 3) << 24);
+    h = mixWord(h, k);
+  }
+  let k = 0;
+  for (let shift = 0; i < n; i++, shift += 8) k |= key.charCodeAt(i) << shift;
+  return finish(h, k, n);
 }
 
-function finish(h: number): number {
+function scramble(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+function mixWord(h: number, k: number): number {
+  h ^= scramble(k);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number, tail: number, n: number): number {
+  if ((n & 3) !== 0) h ^= scramble(tail);
+  h ^= n;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

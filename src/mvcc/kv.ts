@@ -27,7 +27,7 @@ export interface LeaseAttachments {
 export class Kv {
   readonly history = new History();
   readonly keys = new KeyIndex({
-    keyEquals: (slot, key) => this.keyEquals(slot, key),
+    keyEquals: (slot, pos, key) => this.keyEquals(slot, pos, key),
     keyIdOf: (slot) => this.history.keyId(slot),
   });
   arena = new ValueArena();
@@ -141,12 +141,17 @@ export class Kv {
     return this.keys.names[this.history.keyId(slot)] as string;
   }
 
-  /** Whether record `slot` is a change of the key with these bytes. */
-  keyEquals(slot: number, key: Uint8Array): boolean {
+  /**
+   * Whether record `slot` (bytes at packed arena position `pos`, or -1) is a change of the key with
+   * these bytes. The record's key length is loaded before the bytes are compared, so the two
+   * cache misses overlap.
+   */
+  keyEquals(slot: number, pos: number, key: Uint8Array): boolean {
     const h = this.history;
-    const n = h.keyLen(slot);
-    if (n !== key.length) return false;
-    return this.arena.equals(h.chunk(slot), h.offset(slot), key);
+    const keyLen = h.keyLen(slot);
+    const same =
+      pos >= 0 ? this.arena.equalsPacked(pos, key) : this.arena.equals(h.chunk(slot), h.offset(slot), key);
+    return same && keyLen === key.length;
   }
 
   /**
@@ -161,13 +166,13 @@ export class Kv {
     const prevSlot = id === -1 ? -1 : (this.keys.head[id] as number);
     const live = prevSlot !== -1 && h.version(prevSlot) !== 0;
     const slot = h.alloc();
-    if (id === -1) id = this.keys.add(key, slot);
-    else this.keys.setHead(id, slot);
+    this.arena.appendPair(keyBytes, value);
+    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyBytes.length, value.length);
+    if (id === -1) id = this.keys.add(key, slot, this.arena.lastPacked);
+    else this.keys.setHead(id, slot, this.arena.lastPacked);
     const create = live ? h.create(prevSlot) : rev;
     const version = live ? h.version(prevSlot) + 1 : 1;
     h.set(slot, rev, this.#changes.length, create, version, lease, prevSlot, id);
-    this.arena.appendPair(keyBytes, value);
-    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyBytes.length, value.length);
     this.#changes.push(slot);
     this.#accountedBytes += recordOverheadBytes + key.length + value.length;
     const oldLease = live ? h.lease(prevSlot) : 0;
@@ -189,7 +194,7 @@ export class Kv {
     h.set(slot, this.#current + 1, this.#changes.length, 0, 0, 0, prevSlot, id);
     this.arena.appendPair(this.keyBytesOf(prevSlot), EMPTY_BYTES);
     h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, key.length, 0);
-    this.keys.setHead(id, slot);
+    this.keys.setHead(id, slot, this.arena.lastPacked);
     this.#changes.push(slot);
     this.#accountedBytes += recordOverheadBytes + key.length;
     const oldLease = h.lease(prevSlot);
@@ -261,11 +266,11 @@ export class Kv {
     let id = this.keys.lookup(key);
     const prevSlot = id === -1 ? -1 : (this.keys.head[id] as number);
     const slot = h.alloc();
-    if (id === -1) id = this.keys.add(key, slot);
-    else this.keys.setHead(id, slot);
-    h.set(slot, main, sub, create, version, lease, prevSlot, id);
     this.arena.appendPair(keyBytes, value);
     h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyBytes.length, value.length);
+    if (id === -1) id = this.keys.add(key, slot, this.arena.lastPacked);
+    else this.keys.setHead(id, slot, this.arena.lastPacked);
+    h.set(slot, main, sub, create, version, lease, prevSlot, id);
     this.#accountedBytes += recordOverheadBytes + key.length + value.length;
   }
 
@@ -287,6 +292,7 @@ export class Kv {
       const valLen = h.valLen(slot);
       fresh.appendPair(this.arena.view(h.chunk(slot), h.offset(slot), keyLen + valLen), EMPTY_BYTES);
       h.setBytes(slot, fresh.lastChunk, fresh.lastOffset, keyLen, valLen);
+      if (this.keys.head[h.keyId(slot)] === slot) this.keys.setHead(h.keyId(slot), slot, fresh.lastPacked);
     }
     this.arena = fresh;
   }

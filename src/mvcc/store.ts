@@ -401,7 +401,7 @@ export class MvccStore {
   }
 
   #corrupt(): MvccFailure | null {
-    if (this.#alarms.some((a) => a.alarm === AlarmType.corrupt)) {
+    if (this.#alarms.length > 0 && this.#alarms.some((a) => a.alarm === AlarmType.corrupt)) {
       return failure(MvccErrorCode.corrupt, "Cannot serve: the CORRUPT alarm is active");
     }
     return null;
@@ -412,7 +412,7 @@ export class MvccStore {
    * NOSPACE, as member 0) when `cost` more accounted bytes would exceed the quota.
    */
   #spaceFor(cost: number): MvccFailure | null {
-    if (this.#alarms.some((a) => a.alarm === AlarmType.noSpace)) {
+    if (this.#alarms.length > 0 && this.#alarms.some((a) => a.alarm === AlarmType.noSpace)) {
       return failure(
         MvccErrorCode.noSpace,
         "Cannot write: the NOSPACE alarm is active; compact, then disarm it",
