@@ -44,11 +44,6 @@ export class ValueArena {
     return this.#totalBytes - this.#liveBytes > Math.max(this.#liveBytes, 8 * chunkBytes);
   }
 
-  /** Copies `value` in; its location is left in {@link lastChunk} / {@link lastOffset}. */
-  append(value: Uint8Array): void {
-    this.appendPair(value, EMPTY_BYTES);
-  }
-
   /**
    * Copies `first` and then `second` in, contiguously (a record's key and value); the location
    * of the pair is left in {@link lastChunk} / {@link lastOffset}.

@@ -41,11 +41,6 @@ export class Writer {
     return this.#buf.slice(0, this.#len);
   }
 
-  /** A view of the bytes written (valid until the next write or reset). */
-  view(): Uint8Array {
-    return this.#buf.subarray(0, this.#len);
-  }
-
   /** Forgets the bytes written, keeping the buffer. */
   reset(): void {
     this.#len = 0;

@@ -164,9 +164,4 @@ export class History {
     }
     return lo;
   }
-
-  /** Bytes held by record pages and `order` (capacity, not use). */
-  get capacityBytes(): number {
-    return this.#pf.length * pageRecords * rowBytes + this.order.byteLength;
-  }
 }

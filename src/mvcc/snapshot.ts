@@ -2,9 +2,10 @@ import { assert } from "../lib/assert.js";
 import { bytesToBinary, EMPTY_BYTES } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
 import { crc32Update } from "./hash.js";
+import { validLeaseId } from "./lessor.js";
 import { snapshotChunkBytes } from "./limits.js";
 import { MvccStore, type MvccStoreOptions } from "./store.js";
-import { type AlarmMember, AlarmType } from "./types.js";
+import { AlarmType } from "./types.js";
 
 /** First bytes of every snapshot. */
 const magic = new TextEncoder().encode("SYNDMVCC");
@@ -166,56 +167,16 @@ export class SnapshotDecoder {
 
   /** Parses one unit of the current stage; false when the stage machine is finished. */
   #step(r: Reader): boolean {
-    const store = this.#store;
     switch (this.#stage) {
-      case "header": {
-        const m = r.raw(magic.length);
-        if (!m.every((b, i) => b === magic[i])) throw new CodecError("not a Synod MVCC snapshot (bad magic)");
-        const version = r.u8();
-        if (version !== snapshotVersion) throw new CodecError(`unknown snapshot version ${version}`);
-        const applied = r.uvarint();
-        const current = r.uvarint();
-        const compacted = r.uvarint();
-        const nextLease = r.uvarint();
-        const alarms = r.uvarint();
-        if (current < 1 || compacted > current) throw new CodecError(`bad revisions ${current}/${compacted}`);
-        store.restoreAppliedIndex(applied);
-        store.lessor.restoreNextId(nextLease);
-        this.#current = current;
-        this.#compacted = compacted;
-        this.#remaining = alarms;
-        this.#stage = "alarms";
+      case "header":
+        this.#header(r);
         return true;
-      }
-      case "alarms": {
-        if (this.#remaining === 0) {
-          this.#remaining = r.uvarint();
-          this.#stage = "leases";
-          return true;
-        }
-        const memberId = r.uvarint();
-        const alarm = alarmTypes[r.u8()];
-        if (alarm === undefined) throw new CodecError("unknown alarm type");
-        const a: AlarmMember = { memberId, alarm };
-        store.restoreAlarms([a]);
-        this.#remaining--;
+      case "alarms":
+        this.#alarm(r);
         return true;
-      }
-      case "leases": {
-        if (this.#remaining === 0) {
-          this.#stage = "recordCount";
-          return true;
-        }
-        const id = r.uvarint();
-        const ttl = r.uvarint();
-        const remainingTtl = r.uvarint();
-        if (id === 0 || store.lessor.lookup(id) !== undefined) throw new CodecError(`bad lease id ${id}`);
-        const nextId = store.lessor.nextId;
-        store.lessor.grant(id, ttl).remainingTtl = remainingTtl;
-        store.lessor.restoreNextId(nextId);
-        this.#remaining--;
+      case "leases":
+        this.#lease(r);
         return true;
-      }
       case "recordCount":
         this.#remaining = r.uvarint();
         this.#stage = "records";
@@ -240,6 +201,54 @@ export class SnapshotDecoder {
       case "done":
         return false;
     }
+  }
+
+  #header(r: Reader): void {
+    const m = r.raw(magic.length);
+    if (!m.every((b, i) => b === magic[i])) throw new CodecError("not a Synod MVCC snapshot (bad magic)");
+    const version = r.u8();
+    if (version !== snapshotVersion) throw new CodecError(`unknown snapshot version ${version}`);
+    const applied = r.uvarint();
+    const current = r.uvarint();
+    const compacted = r.uvarint();
+    const nextLease = r.uvarint();
+    const alarms = r.uvarint();
+    if (current < 1 || compacted > current) throw new CodecError(`bad revisions ${current}/${compacted}`);
+    this.#store.restoreAppliedIndex(applied);
+    this.#store.lessor.restoreNextId(nextLease);
+    this.#current = current;
+    this.#compacted = compacted;
+    this.#remaining = alarms;
+    this.#stage = "alarms";
+  }
+
+  #alarm(r: Reader): void {
+    if (this.#remaining === 0) {
+      this.#remaining = r.uvarint();
+      this.#stage = "leases";
+      return;
+    }
+    const memberId = r.uvarint();
+    const alarm = alarmTypes[r.u8()];
+    if (alarm === undefined) throw new CodecError("unknown alarm type");
+    this.#store.restoreAlarms([{ memberId, alarm }]);
+    this.#remaining--;
+  }
+
+  #lease(r: Reader): void {
+    if (this.#remaining === 0) {
+      this.#stage = "recordCount";
+      return;
+    }
+    const lessor = this.#store.lessor;
+    const id = r.uvarint();
+    const ttl = r.uvarint();
+    const remainingTtl = r.uvarint();
+    if (!validLeaseId(id) || lessor.lookup(id) !== undefined) throw new CodecError(`bad lease id ${id}`);
+    const nextId = lessor.nextId;
+    lessor.grant(id, ttl).remainingTtl = remainingTtl;
+    lessor.restoreNextId(nextId);
+    this.#remaining--;
   }
 
   #record(r: Reader): void {

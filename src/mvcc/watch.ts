@@ -327,26 +327,9 @@ export class WatchHub {
     const touched: Watcher[] = [];
     for (const slot of slots) {
       const key = this.#kv.keyOf(slot);
-      const isPut = this.#kv.history.version(slot) !== 0;
-      let base: Event | null = null;
-      let prev: KeyValue | null | undefined;
+      const rec = new RecordEvent(this.#kv, slot);
       const offer = (w: Watcher): void => {
-        if (rev < w.minRev || (isPut ? w.noPut : w.noDelete)) return;
-        if (base === null) base = eventOf(this.#kv, slot);
-        if (w.pending === null) {
-          if (w.queued >= this.eventsQueuedMax) {
-            this.#park(w, rev);
-            return;
-          }
-          w.pending = [];
-          touched.push(w);
-        }
-        if (w.prevKv) {
-          if (prev === undefined) prev = prevKvOf(this.#kv, slot);
-          w.pending.push({ type: base.type, kv: base.kv, prevKv: prev });
-        } else {
-          w.pending.push(base);
-        }
+        if (rev >= w.minRev && !this.#offer(w, rec, touched)) this.#park(w, rev);
       };
       const singles = this.#singles.get(key);
       if (singles !== undefined) for (const w of singles) offer(w);
@@ -405,22 +388,11 @@ export class WatchHub {
     return chosen;
   }
 
+  /** Replays history to `chosen` watchers from the lowest revision they need, in bounded work. */
   #catchUp(chosen: Watcher[]): void {
     const kv = this.#kv;
     const h = kv.history;
-    const singles = new Map<string, Watcher[]>();
-    const ranges: Watcher[] = [];
-    let minRev = Number.POSITIVE_INFINITY;
-    for (const w of chosen) {
-      minRev = Math.min(minRev, w.minRev);
-      if (w.span.single) {
-        const list = singles.get(w.span.start);
-        if (list === undefined) singles.set(w.span.start, [w]);
-        else list.push(w);
-      } else {
-        ranges.push(w);
-      }
-    }
+    const { singles, ranges, minRev } = groupBySpan(chosen);
     let i = h.firstAtOrAfter(minRev);
     let scanRev = -1;
     let scanned = 0;
@@ -430,6 +402,7 @@ export class WatchHub {
       const slot = h.order[i] as number;
       const rev = h.main(slot);
       if (rev !== scanRev) {
+        // A revision boundary: flush the finished revision; stop here if the pass is used up.
         for (const w of touched) this.#flushReplay(w, scanRev);
         touched = [];
         if (scanRev !== -1) lastDone = scanRev;
@@ -438,46 +411,50 @@ export class WatchHub {
       }
       scanned++;
       const key = kv.keyOf(slot);
-      let base: Event | null = null;
-      let prev: KeyValue | null | undefined;
+      const rec = new RecordEvent(kv, slot);
       const offer = (w: Watcher): void => {
-        if (w.paused || rev < w.minRev) return;
-        if (base === null) base = eventOf(kv, slot);
-        if (base.type === EventType.put ? w.noPut : w.noDelete) return;
-        if (w.pending === null) {
-          if (w.queued >= this.eventsQueuedMax) {
-            w.paused = true;
-            w.minRev = rev;
-            return;
-          }
-          w.pending = [];
-          touched.push(w);
-        }
-        if (w.prevKv) {
-          if (prev === undefined) prev = prevKvOf(kv, slot);
-          w.pending.push({ type: base.type, kv: base.kv, prevKv: prev });
-        } else {
-          w.pending.push(base);
-        }
+        if (w.paused || rev < w.minRev || this.#offer(w, rec, touched)) return;
+        w.paused = true;
+        w.minRev = rev;
       };
       const list = singles.get(key);
       if (list !== undefined) for (const w of list) offer(w);
       for (const w of ranges) if (spanContains(w.span, key)) offer(w);
     }
     for (const w of touched) this.#flushReplay(w, scanRev);
-    if (i >= h.orderLength) lastDone = kv.currentRevision;
+    this.#settle(chosen, i >= h.orderLength ? kv.currentRevision : lastDone);
+  }
+
+  /** After a pass that delivered everything up to `lastDone`: watchers now caught up become synced. */
+  #settle(chosen: readonly Watcher[], lastDone: Revision): void {
+    const current = this.#kv.currentRevision;
     for (const w of chosen) {
       if (w.paused) {
         w.paused = false;
         continue;
       }
       w.minRev = Math.max(w.minRev, lastDone + 1);
-      if (w.minRev > kv.currentRevision) {
+      if (w.minRev > current) {
         this.#unsynced.delete(w);
         w.stream.unsynced--;
         this.#addSynced(w);
       }
     }
+  }
+
+  /**
+   * Adds one record's event to `w`'s batch for the current revision (unless filtered). Returns
+   * false, adding nothing, when `w` has no room for a new revision.
+   */
+  #offer(w: Watcher, rec: RecordEvent, touched: Watcher[]): boolean {
+    if (rec.isPut ? w.noPut : w.noDelete) return true;
+    if (w.pending === null) {
+      if (w.queued >= this.eventsQueuedMax) return false;
+      w.pending = [];
+      touched.push(w);
+    }
+    w.pending.push(rec.forWatcher(w));
+    return true;
   }
 
   #flushReplay(w: Watcher, rev: Revision): void {
@@ -534,6 +511,49 @@ export class WatchHub {
     this.#unsynced.add(w);
     w.stream.unsynced++;
   }
+}
+
+/** One history record as an event, built at most once however many watchers receive it. */
+class RecordEvent {
+  #base: Event | null = null;
+  #prev: KeyValue | null | undefined;
+  readonly isPut: boolean;
+
+  constructor(
+    readonly kv: Kv,
+    readonly slot: number,
+  ) {
+    this.isPut = kv.history.version(slot) !== 0;
+  }
+
+  /** The event as `w` receives it (with prev_kv if it asked). */
+  forWatcher(w: Watcher): Event {
+    this.#base ??= eventOf(this.kv, this.slot);
+    if (!w.prevKv) return this.#base;
+    if (this.#prev === undefined) this.#prev = prevKvOf(this.kv, this.slot);
+    return { type: this.#base.type, kv: this.#base.kv, prevKv: this.#prev };
+  }
+}
+
+/** Indexes watchers by single key and range, and finds the lowest revision any of them needs. */
+function groupBySpan(watchers: readonly Watcher[]): {
+  singles: Map<string, Watcher[]>;
+  ranges: Watcher[];
+  minRev: Revision;
+} {
+  const singles = new Map<string, Watcher[]>();
+  const ranges: Watcher[] = [];
+  let minRev = Number.POSITIVE_INFINITY;
+  for (const w of watchers) {
+    minRev = Math.min(minRev, w.minRev);
+    if (!w.span.single) ranges.push(w);
+    else {
+      const list = singles.get(w.span.start);
+      if (list === undefined) singles.set(w.span.start, [w]);
+      else list.push(w);
+    }
+  }
+  return { singles, ranges, minRev };
 }
 
 function response(
