@@ -385,6 +385,14 @@ export class MvccStore {
     });
   }
 
+  /**
+   * After installing a snapshot as this store, moves the watch streams of the store it replaces
+   * here; they continue from this store's history (see {@link WatchHub.adopt}).
+   */
+  adoptWatchers(replaced: MvccStore): void {
+    this.watchHub.adopt(replaced.watchHub);
+  }
+
   /** Restores alarms (snapshot restore). */
   restoreAlarms(alarms: readonly AlarmMember[]): void {
     for (const a of alarms) this.#raise(a.memberId, a.alarm);

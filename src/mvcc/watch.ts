@@ -94,7 +94,7 @@ interface Queued {
  * {@link WatchHubOptions.eventsQueuedMax} events untaken is parked and later caught up from history.
  */
 export class WatchStream {
-  readonly #hub: WatchHub;
+  #hub: WatchHub;
   readonly #watchers = new Map<number, Watcher>();
   #nextId = 0;
   #queue: Queued[] = [];
@@ -210,6 +210,18 @@ export class WatchStream {
     this.#queue = [];
     this.#head = 0;
     this.#closed = true;
+    this.#hub.closed(this);
+  }
+
+  /** Internal (hub): the stream's watchers, for moving them to another hub. */
+  watchers(): Watcher[] {
+    return [...this.#watchers.values()];
+  }
+
+  /** Internal (hub): the stream now belongs to `hub` (its store was replaced by a snapshot). */
+  rebind(hub: WatchHub): void {
+    this.#hub = hub;
+    this.unsynced = 0;
   }
 
   /** Internal (hub): queues a response for `watcher` (null for control responses). */
@@ -257,6 +269,7 @@ export class WatchHub {
   readonly #singles = new Map<string, Set<Watcher>>();
   readonly #ranges = new Set<Watcher>();
   readonly #unsynced = new Set<Watcher>();
+  readonly #streams = new Set<WatchStream>();
   #syncedCount = 0;
   #total = 0;
   readonly eventsQueuedMax: number;
@@ -276,7 +289,39 @@ export class WatchHub {
 
   /** Opens a new stream. */
   newStream(): WatchStream {
-    return new WatchStream(this);
+    const stream = new WatchStream(this);
+    this.#streams.add(stream);
+    return stream;
+  }
+
+  /** Internal (streams): a stream was closed. */
+  closed(stream: WatchStream): void {
+    this.#streams.delete(stream);
+  }
+
+  /**
+   * Takes over every stream and watcher of `old`, the hub of a store that this hub's store
+   * replaced (a Raft snapshot was installed). Watchers continue from the next revision they need:
+   * caught up from this store's history by {@link WatchHub.sync}, or canceled with the compact
+   * revision if that history is gone. `old` is left empty.
+   */
+  adopt(old: WatchHub): void {
+    assert(old !== this, "WatchHub: adopting itself");
+    const oldCurrent = old.currentRevision;
+    for (const stream of old.#streams) {
+      const watchers = stream.watchers();
+      const synced = watchers.map((w) => w.synced);
+      for (const w of watchers) old.remove(w);
+      stream.rebind(this);
+      this.#streams.add(stream);
+      for (const [i, w] of watchers.entries()) {
+        // A synced watcher has been given everything up to the old store's revision.
+        if (synced[i] === true) w.minRev = Math.max(w.minRev, oldCurrent + 1);
+        w.canceled = false;
+        this.add(w);
+      }
+    }
+    old.#streams.clear();
   }
 
   get currentRevision(): Revision {

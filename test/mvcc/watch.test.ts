@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  decodeSnapshot,
   MvccErrorCodes as E,
   type Event,
+  encodeSnapshot,
   fromUtf8,
   MvccStore,
   mvccErrorMessages,
@@ -353,4 +355,43 @@ test("WatchStream watch: the per-stream watcher limit fails further creates", ()
   stream.watch({ key: b("b") });
   assert.equal(stream.watch({ key: b("c") }), -1);
   assert.equal(stream.take().at(-1)?.cancelReason, mvccErrorMessages[E.tooManyWatchers]);
+});
+
+test("WatchHub adopt: watchers move to a store restored from a newer snapshot and continue exactly", () => {
+  // Proves a follower that installs a Raft snapshot keeps its clients' watches: synced and
+  // unsynced watchers resume from the next revision they need, without gaps or duplicates, and a
+  // watcher whose history the snapshot no longer has is canceled with the compact revision.
+  const leader = new MvccStore();
+  const follower = new MvccStore();
+  const both = (f: (s: MvccStore) => void): void => {
+    f(leader);
+    f(follower);
+  };
+  both((s) => must(s.put({ key: b("a"), value: b("1") }))); // 2
+  both((s) => must(s.put({ key: b("b"), value: b("1") }))); // 3
+  const stream = follower.watchHub.newStream();
+  const live = stream.watch({ key: b("a") }); // synced, from 4
+  const behind = stream.watch({ key: b("b"), startRevision: 2 }); // unsynced, from 2
+  const old = stream.watch({ key: b("\0"), rangeEnd: ALL, startRevision: 2 });
+  stream.take();
+  // The follower falls behind; the leader moves on and compacts.
+  must(leader.put({ key: b("a"), value: b("2") })); // 4
+  must(leader.put({ key: b("b"), value: b("2") })); // 5
+  must(leader.compact(3));
+  const restored = decodeSnapshot(encodeSnapshot(leader));
+  if (typeof restored === "string") assert.fail(restored);
+  follower.watchHub.sync();
+  const beforeInstall = stream.take();
+  restored.adoptWatchers(follower);
+  assert.equal(follower.watchHub.watcherCount, 0);
+  must(restored.put({ key: b("a"), value: b("3") })); // 6
+  const after = drain(restored, stream);
+  const all = [...beforeInstall, ...after];
+  assert.deepEqual(eventsOf(all, live), ["put a=2@4", "put a=3@6"]);
+  assert.deepEqual(eventsOf(all, behind), ["put b=1@3", "put b=2@5"]);
+  // `old` had caught up to 3 on the follower before the install, so it continues at 4.
+  assert.deepEqual(eventsOf(all, old), ["put a=1@2", "put b=1@3", "put a=2@4", "put b=2@5", "put a=3@6"]);
+  // A new watcher from revision 2 on the restored store is below its compaction.
+  const late = stream.watch({ key: b("a"), startRevision: 2 });
+  assert.equal(stream.take().at(-1)?.compactRevision, 3, `watch ${late} is canceled`);
 });
