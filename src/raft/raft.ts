@@ -300,7 +300,31 @@ export class Raft {
     const noop = this.#appendEntries([{ term: 0, index: 0, type: EntryType.normal, data: emptyBytes }]);
     assert(noop, "becomeLeader: the no-op entry must always be accepted");
     this.pendingConfIndex = this.log.lastIndex();
+    this.#removingSelfAt = this.#pendingSelfRemoval();
     this.cfg.logger.info("raft: became leader", { id: this.id, term: this.term });
+  }
+
+  /**
+   * The index of an unapplied conf change in our log that leaves this node a non-voter (0 if
+   * none): a leader elected with such a change pending must not append past it either.
+   */
+  #pendingSelfRemoval(): Index {
+    const ents = this.log.slice(this.log.applied + 1, this.log.lastIndex() + 1, Number.POSITIVE_INFINITY);
+    if (ents === ENTRIES_COMPACTED) return 0;
+    let at = 0;
+    const scratch = new ProgressTracker(this.trk.config, this.trk.limits);
+    scratch.progress = this.trk.progress;
+    for (const e of ents) {
+      if (e.type !== EntryType.confChange) continue;
+      const cc = decodeConfChange(e.data);
+      if (typeof cc === "string") continue;
+      const res = applyChange(scratch, cc, this.log.lastIndex());
+      if (!res.ok) continue;
+      scratch.config = res.config;
+      const voter = res.config.voters.has(this.id) || res.config.votersOutgoing.has(this.id);
+      at = voter ? 0 : e.index;
+    }
+    return at;
   }
 
   /** Assigns term and index to `ents` and appends them; false if over the uncommitted limit. */

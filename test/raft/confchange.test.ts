@@ -70,3 +70,32 @@ test("RawNode.proposeConfChange: a leader demoting itself refuses proposals, so 
   assert.deepEqual(c.node(2).status().config.voters, [2]);
   assert.deepEqual(c.node(2).status().config.learners, [1]);
 });
+
+test("RawNode.proposeConfChange: a leader re-elected with its own removal pending still refuses proposals", () => {
+  // Proves the second half of the self-removal fix (found by the simulator): the refusal must not
+  // depend on which term appended the change; a node elected with an unapplied change removing
+  // it in its log must not append past it either.
+  const c = newCluster(3, { preVote: false, checkQuorum: false });
+  c.elect(1);
+  const removal = {
+    transition: "auto" as const,
+    changes: [{ type: ConfChangeType.removeNode, nodeId: 1 }],
+    context: new Uint8Array(0),
+  };
+  assert.equal(c.node(1).proposeConfChange(removal).ok, true);
+  c.processReady(1);
+  c.queue = [];
+  c.restart(1);
+  c.node(1).campaign();
+  c.processReady(1);
+  c.deliver();
+  c.processReady(2);
+  c.processReady(3);
+  c.deliver(1);
+  assert.equal(c.node(1).raft.role, StateRole.leader);
+  const res = c.node(1).propose(new TextEncoder().encode("x"));
+  assert.equal(res.ok ? "" : res.reason, "transferInProgress");
+  c.stabilize();
+  assert.deepEqual(c.node(2).status().config.voters, [2, 3]);
+  assert.notEqual(c.node(1).raft.role, StateRole.leader);
+});
