@@ -85,6 +85,8 @@ export class WalCore {
   #lastIndex: Index;
   #nextBatch: number;
   #openPlan: FileOp[];
+  #spare: { readonly name: string; ready: boolean } | null = null;
+  #spareCount = 0;
 
   constructor(recovered: Recovered, options: WalCoreOptions = {}) {
     const segmentBytes = options.segmentBytes ?? segmentBytesDefault;
@@ -246,6 +248,17 @@ export class WalCore {
     const header = encodeBatch(records, this.#nextBatch);
     this.#nextBatch = (this.#nextBatch + 1) >>> 0;
     this.#segments.push({ name, seq, end: header.length, maxIndex: 0, headerEnd: header.length });
+    const spare = this.#spare;
+    if (spare?.ready && header.length <= this.segmentBytes) {
+      // The file is already allocated and synced: only the header is new.
+      this.#spare = null;
+      return [
+        { op: "write", file: spare.name, offset: 0, bytes: header },
+        { op: "sync", file: spare.name },
+        { op: "rename", from: spare.name, to: name },
+        { op: "syncDir" },
+      ];
+    }
     return [
       { op: "create", file: tmp },
       { op: "zero", file: tmp, offset: 0, length: Math.max(this.segmentBytes, header.length) },
@@ -254,6 +267,42 @@ export class WalCore {
       { op: "rename", from: tmp, to: name },
       { op: "syncDir" },
     ];
+  }
+
+  /**
+   * A plan that preallocates the next segment's file ahead of time, under a temporary name, so
+   * that rotation writes only a header instead of zero-filling a whole segment while appends wait.
+   * It touches no other file and may run concurrently with append plans; report its outcome with
+   * {@link spareDone}. Null while a spare exists or is being prepared. Optional: without a spare,
+   * rotation preallocates inline.
+   */
+  prepareSpare(): Plan | null {
+    if (this.#spare !== null) return null;
+    const name = `spare-${(this.#spareCount++).toString(16).padStart(8, "0")}${tempSuffix}`;
+    this.#spare = { name, ready: false };
+    return {
+      ops: [
+        { op: "create", file: name },
+        { op: "zero", file: name, offset: 0, length: this.segmentBytes },
+        { op: "sync", file: name },
+      ],
+      cleanup: [],
+    };
+  }
+
+  /**
+   * Reports the outcome of the plan from {@link prepareSpare}: on success the next rotation uses
+   * the file; on failure it is forgotten (and should be removed: the returned plan does that).
+   */
+  spareDone(ok: boolean): Plan {
+    const spare = this.#spare;
+    if (spare === null || spare.ready) return { ops: [], cleanup: [] };
+    if (ok) {
+      spare.ready = true;
+      return { ops: [], cleanup: [] };
+    }
+    this.#spare = null;
+    return { ops: [], cleanup: [{ op: "unlink", file: spare.name }] };
   }
 
   /** Drops snapshots beyond the retention count, then segments wholly before the oldest kept one. */

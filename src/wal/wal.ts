@@ -9,7 +9,7 @@
  * (ENOSPC, EDQUOT) rejects the batch with `walNoSpace`. Either way the WAL then refuses all
  * further work, so nothing after the failure is ever acknowledged.
  */
-import { AssertionError } from "../lib/assert.js";
+import { AssertionError, assert } from "../lib/assert.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import type { Snapshot } from "../raft/types.js";
@@ -40,6 +40,11 @@ export interface WalOptions extends WalCoreOptions {
    * {@link batchBytesMaxDefault}; a single request larger than this is written alone.
    */
   readonly batchBytesMax?: number;
+  /**
+   * Whether to preallocate the next segment in the background (default true), so that rotation
+   * does not stall appends while a whole segment is zero-filled. Costs one segment of disk.
+   */
+  readonly preallocateAhead?: boolean;
 }
 
 /** Counters of the work done, for tests and metrics. */
@@ -100,6 +105,8 @@ export class Wal {
   #failure: SynodError | null = null;
   #closed = false;
   #idle: (() => void)[] = [];
+  readonly #preallocateAhead: boolean;
+  #spareTask: Promise<void> | null = null;
 
   private constructor(fs: WalFs, core: WalCore, recovered: Recovered, options: WalOptions) {
     this.#fs = fs;
@@ -108,6 +115,7 @@ export class Wal {
     this.#logger = options.logger ?? noopLogger;
     this.#onFatal = options.onFatal ?? defaultOnFatal;
     this.#batchBytesMax = options.batchBytesMax ?? batchBytesMaxDefault;
+    this.#preallocateAhead = options.preallocateAhead ?? true;
   }
 
   /**
@@ -149,6 +157,7 @@ export class Wal {
           `Cannot open the WAL in '${dir}': ${(err as Error).message}`,
         );
       }
+      wal.#prepareSpare();
       return wal;
     } catch (err) {
       await fs.unlock();
@@ -179,6 +188,7 @@ export class Wal {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#spareTask;
     await this.#closeFiles();
     await this.#fs.unlock();
   }
@@ -220,19 +230,98 @@ export class Wal {
       if (plan.ops.length > 0) this.stats.batches++;
       this.stats.requests += group.length;
       for (const p of group) p.resolve();
-      try {
-        await this.#execute(plan.cleanup);
-      } catch (err) {
-        // Removal of old files only; recovery and the next cleanup tolerate leftovers.
-        this.#logger.warn("wal: cleanup failed", { error: (err as Error).message });
-      }
+      await this.#cleanup(plan.cleanup);
+      this.#prepareSpare();
     }
     this.#running = false;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
+  /** Removes old files; failures are logged only, since recovery and later cleanups tolerate leftovers. */
+  async #cleanup(ops: readonly FileOp[]): Promise<void> {
+    try {
+      await this.#execute(ops);
+    } catch (err) {
+      this.#logger.warn("wal: cleanup failed", { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Starts preallocating the next segment in the background if the core wants one. The task uses
+   * its own file handle and touches only its own file, so appends go on meanwhile. A full disk
+   * just drops the spare (the rotation will report it); any other error is fatal like any I/O
+   * error of the WAL.
+   */
+  #prepareSpare(): void {
+    if (!this.#preallocateAhead || this.#spareTask !== null || this.#failure !== null || this.#closed) return;
+    const plan = this.#core.prepareSpare();
+    if (plan === null) return;
+    const task = async (): Promise<void> => {
+      let ok = true;
+      try {
+        await this.#executeAlone(plan.ops);
+      } catch (err) {
+        ok = false;
+        const opError = err instanceof OpError ? err : null;
+        const code = (opError?.cause as NodeJS.ErrnoException | undefined)?.code;
+        const noSpace = (code === "ENOSPC" || code === "EDQUOT") && opError?.op.op !== "sync";
+        if (noSpace) this.#logger.warn("wal: could not preallocate the next segment", { error: String(err) });
+        else this.#fail(err, []);
+      }
+      const after = this.#core.spareDone(ok);
+      if (!ok) await this.#cleanup(after.cleanup);
+    };
+    this.#spareTask = task().finally(() => {
+      this.#spareTask = null;
+    });
+  }
+
+  /** Runs `ops` with file handles of its own, closed at the end; throws an {@link OpError}. */
+  async #executeAlone(ops: readonly FileOp[]): Promise<void> {
+    const files = new Map<string, WalFile>();
+    const file = async (name: string): Promise<WalFile> => {
+      const f = files.get(name) ?? (await this.#fs.open(name, false));
+      files.set(name, f);
+      return f;
+    };
+    try {
+      for (const op of ops) {
+        assert(
+          op.op === "create" || op.op === "zero" || op.op === "sync",
+          `a background plan has a ${op.op}`,
+        );
+        try {
+          if (op.op === "create") files.set(op.file, await this.#fs.open(op.file, true));
+          else if (op.op === "zero") await this.#zero(await file(op.file), op);
+          else if (op.op === "sync") {
+            await (await file(op.file)).datasync();
+            this.stats.syncs++;
+          }
+        } catch (err) {
+          throw new OpError(op, err);
+        }
+      }
+    } finally {
+      for (const f of files.values()) await f.close().catch(() => undefined);
+    }
+  }
+
+  async #zero(f: WalFile, op: { readonly offset: number; readonly length: number }): Promise<void> {
+    const zeros = new Uint8Array(Math.min(zeroChunkBytes, op.length));
+    for (let at = 0; at < op.length; at += zeros.length) {
+      const n = Math.min(zeros.length, op.length - at);
+      await f.write(n === zeros.length ? zeros : zeros.subarray(0, n), op.offset + at);
+    }
+    this.stats.bytes += op.length;
+  }
+
   #fail(err: unknown, group: Pending[]): void {
     if (err instanceof AssertionError) throw err;
+    if (this.#failure !== null) {
+      for (const p of [...group, ...this.#queue.splice(0)]) p.reject(this.#failure);
+      return;
+    }
+
     const opError = err instanceof OpError ? err : null;
     const code = (opError?.cause as NodeJS.ErrnoException | undefined)?.code;
     const op = opError?.op;
@@ -295,16 +384,9 @@ export class Wal {
         await this.#closeFile(op.file);
         this.#files.set(op.file, await this.#fs.open(op.file, true));
         return;
-      case "zero": {
-        const f = await this.#file(op.file);
-        const zeros = new Uint8Array(Math.min(zeroChunkBytes, op.length));
-        for (let at = 0; at < op.length; at += zeros.length) {
-          const n = Math.min(zeros.length, op.length - at);
-          await f.write(n === zeros.length ? zeros : zeros.subarray(0, n), op.offset + at);
-        }
-        this.stats.bytes += op.length;
+      case "zero":
+        await this.#zero(await this.#file(op.file), op);
         return;
-      }
       case "write":
         await (await this.#file(op.file)).write(op.bytes, op.offset);
         this.stats.bytes += op.bytes.length;

@@ -125,7 +125,15 @@ function randomRequest(rng: Rng, m: Model): WalRequest {
   return { entries: es, hardState };
 }
 
-function runSeed(seed: number, steps: number): { crashes: number; cuts: number; rotations: number } {
+interface Totals {
+  crashes: number;
+  cuts: number;
+  rotations: number;
+  /** Rotations that used a preallocated spare file. */
+  spares: number;
+}
+
+function runSeed(seed: number, steps: number): Totals {
   const rng = new SeededRng(seed);
   const disk = new SimDisk(new SeededRng(seed * 7 + 1));
   const options = { segmentBytes: 2048 + 8 * rng.intBelow(512), snapshotsRetained: 1 + rng.intBelow(3) };
@@ -134,6 +142,7 @@ function runSeed(seed: number, steps: number): { crashes: number; cuts: number; 
   let crashes = 0;
   let cuts = 0;
   let rotations = 0;
+  let spares = 0;
   for (let step = 0; step < steps; step++) {
     const reqs: WalRequest[] = [];
     const next = clone(acked);
@@ -146,8 +155,16 @@ function runSeed(seed: number, steps: number): { crashes: number; cuts: number; 
         apply(next, e);
       }
     }
+    // Sometimes preallocate the next segment ahead (as the shell does in the background); now
+    // and then leave that half done, as a crash in the middle of it would.
+    const spare = rng.intBelow(3) === 0 ? wal.core.prepareSpare() : null;
+    if (spare !== null) {
+      if (rng.intBelow(6) === 0) disk.execute(spare.ops.slice(0, rng.intBelow(spare.ops.length)));
+      else disk.execute(wal.core.spareDone(disk.execute(spare.ops).ok).cleanup);
+    }
     const segsBefore = wal.core.segmentNames.length;
     const plan = wal.core.append(reqs);
+    if (plan.ops.some((op) => op.op === "rename" && op.from.startsWith("spare-"))) spares++;
     const roll = rng.intBelow(10);
     let ackedNow = false;
     if (roll < 6) {
@@ -188,21 +205,23 @@ function runSeed(seed: number, steps: number): { crashes: number; cuts: number; 
     );
     wal = r;
   }
-  return { crashes, cuts, rotations };
+  return { crashes, cuts, rotations, spares };
 }
 
 test("WalCore on SimDisk: random workloads survive random crashes, torn writes and failed syncs", () => {
   // Proves recovery through the pure core returns every acknowledged record and exactly a prefix
   // of the unacknowledged ones, never corrupt, under crashes at every kind of plan position.
-  let total = { crashes: 0, cuts: 0, rotations: 0 };
+  const total: Totals = { crashes: 0, cuts: 0, rotations: 0, spares: 0 };
   for (let seed = 1; seed <= 100; seed++) {
     const r = runSeed(seed, 80);
-    total = {
-      crashes: total.crashes + r.crashes,
-      cuts: total.cuts + r.cuts,
-      rotations: total.rotations + r.rotations,
-    };
+    total.crashes += r.crashes;
+    total.cuts += r.cuts;
+    total.rotations += r.rotations;
+    total.spares += r.spares;
   }
-  // The workload must actually exercise torn tails and rotations.
-  assert.ok(total.crashes > 2000 && total.cuts > 50 && total.rotations > 1000, JSON.stringify(total));
+  // The workload must actually exercise torn tails, rotations and preallocated spares.
+  assert.ok(
+    total.crashes > 2000 && total.cuts > 50 && total.rotations > 1000 && total.spares > 300,
+    JSON.stringify(total),
+  );
 });

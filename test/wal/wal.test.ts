@@ -26,10 +26,12 @@ function errnoError(code: string): NodeJS.ErrnoException {
   return e;
 }
 
-/** A {@link WalFs} on real files that counts syncs and fails on demand. */
+/** A {@link WalFs} on real files that counts syncs of segments, logs renames, and fails on demand. */
 class FaultFs implements WalFs {
   readonly inner: NodeWalFs;
+  /** fdatasyncs of segment files (`*.wal`). */
   datasyncs = 0;
+  readonly renames: string[] = [];
   writes = 0;
   failSyncs = false;
   /** Writes of more than this many bytes write half, then fail with ENOSPC. */
@@ -44,7 +46,10 @@ class FaultFs implements WalFs {
   ensureDir = (): Promise<void> => this.inner.ensureDir();
   list = (): Promise<string[]> => this.inner.list();
   readFile = (name: string): Promise<Uint8Array> => this.inner.readFile(name);
-  rename = (from: string, to: string): Promise<void> => this.inner.rename(from, to);
+  rename = (from: string, to: string): Promise<void> => {
+    this.renames.push(`${from} -> ${to}`);
+    return this.inner.rename(from, to);
+  };
   unlink = (name: string): Promise<void> => this.inner.unlink(name);
   syncDir = (): Promise<void> => this.inner.syncDir();
   lock = (): Promise<void> => this.inner.lock();
@@ -63,7 +68,7 @@ class FaultFs implements WalFs {
       },
       datasync: async () => {
         if (this.failSyncs) throw errnoError("EIO");
-        this.datasyncs++;
+        if (name.endsWith(".wal")) this.datasyncs++;
         await f.datasync();
       },
       close: () => f.close(),
@@ -128,7 +133,7 @@ test("Wal.save: saves submitted while a write is in flight share the next write 
   // while syncs are in flight are coalesced, and every save resolves in submission order.
   await withDir(async (dir) => {
     const fs = new FaultFs(dir);
-    const wal = await Wal.open(dir, { fs });
+    const wal = await Wal.open(dir, { fs, segmentBytes: 1 << 20 });
     try {
       const syncs0 = fs.datasyncs;
       const order: number[] = [];
@@ -163,7 +168,7 @@ test("Wal.save: an fdatasync error calls onFatal once, rejects every pending sav
   await withDir(async (dir) => {
     const fs = new FaultFs(dir);
     const fatal: Error[] = [];
-    const wal = await Wal.open(dir, { fs, onFatal: (e) => fatal.push(e) });
+    const wal = await Wal.open(dir, { fs, onFatal: (e) => fatal.push(e), preallocateAhead: false });
     await wal.save({ entries: entries(1, 5, 1), hardState: hs(1, 0) });
     fs.failSyncs = true;
     let resolved = 0;
@@ -179,7 +184,7 @@ test("Wal.save: an fdatasync error calls onFatal once, rejects every pending sav
     await rejectsWith(wal.saveSnapshot(snapshotAt(3, 1)), ErrorCode.walFailed);
     assert.equal(fatal.length, 1, "onFatal is called once");
     await wal.close();
-    const again = await Wal.open(dir);
+    const again = await Wal.open(dir, small);
     assert.ok(again.recovered.lastIndex >= 5);
     await again.close();
   });
@@ -193,7 +198,12 @@ test("Wal.save: a full disk rejects with walNoSpace, acknowledges nothing after 
     await withDir(async (dir) => {
       const fs = new FaultFs(dir);
       const fatal: Error[] = [];
-      const wal = await Wal.open(dir, { fs, segmentBytes: 64 * 1024, onFatal: (e) => fatal.push(e) });
+      const wal = await Wal.open(dir, {
+        fs,
+        segmentBytes: 64 * 1024,
+        onFatal: (e) => fatal.push(e),
+        preallocateAhead: false,
+      });
       await wal.save({ entries: entries(1, 10, 1), hardState: hs(1, 10) });
       fs.noSpaceOver = where === "write" ? 1000 : 32 * 1024;
       const big = {
@@ -211,7 +221,7 @@ test("Wal.save: a full disk rejects with walNoSpace, acknowledges nothing after 
       await rejectsWith(wal.save({ entries: entries(41, 1, 1) }), ErrorCode.walNoSpace);
       assert.deepEqual(fatal, []);
       await wal.close();
-      const again = await Wal.open(dir);
+      const again = await Wal.open(dir, { segmentBytes: 64 * 1024 });
       assert.ok(again.recovered.lastIndex >= 10 && again.recovered.lastIndex <= 40);
       assert.deepEqual(again.recovered.entries.slice(0, 10), entries(1, 10, 1));
       await again.close();
@@ -224,8 +234,8 @@ test("Wal.open: a second open of a locked directory fails; stale locks of dead p
   // blocks the open with walLocked, while a lock left by a dead process or a previous boot is
   // replaced, and close releases the lock.
   await withDir(async (dir) => {
-    const first = await Wal.open(dir);
-    const err = await rejectsWith(Wal.open(dir), ErrorCode.walLocked);
+    const first = await Wal.open(dir, small);
+    const err = await rejectsWith(Wal.open(dir, small), ErrorCode.walLocked);
     assert.match(err.message, new RegExp(`locked by process ${process.pid}`));
     await first.close();
     assert.ok(!readdirSync(dir).includes(lockFileName), "close removes the lock");
@@ -240,10 +250,10 @@ test("Wal.open: a second open of a locked directory fails; stale locks of dead p
     ] as const) {
       writeFileSync(join(dir, lockFileName), content);
       if (live) {
-        await rejectsWith(Wal.open(dir), ErrorCode.walLocked);
+        await rejectsWith(Wal.open(dir, small), ErrorCode.walLocked);
         continue;
       }
-      const wal = await Wal.open(dir);
+      const wal = await Wal.open(dir, small);
       assert.equal(readFileSync(join(dir, lockFileName), "utf8"), `${process.pid} ${boot}\n`);
       await wal.close();
     }
@@ -323,5 +333,36 @@ test("Wal.open: mid-log corruption refuses to start naming file and offset; a to
     const err = await rejectsWith(Wal.open(dir, small), ErrorCode.walCorrupt);
     assert.match(err.message, new RegExp(`${seg} at offset \\d+: CRC mismatch`));
     assert.ok(!readdirSync(dir).includes(lockFileName), "a failed open releases the lock");
+  });
+});
+
+test("Wal: the next segment is preallocated in the background and rotation only writes its header", async () => {
+  // Proves rotation does not zero-fill a segment while appends wait: every new segment after the
+  // first is a renamed spare, and a leftover spare is removed on the next open.
+  await withDir(async (dir) => {
+    const fs = new FaultFs(dir);
+    const wal = await Wal.open(dir, { fs, segmentBytes: 8192 });
+    for (let i = 0; i < 60; i++) {
+      await wal.save({ entries: entries(1 + 10 * i, 10, 1), hardState: hs(1, 10 * i) });
+      // Let the background preparation finish, as it does between rotations in practice.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    // The first segment is created by open itself; every later one is a renamed spare.
+    const rotations = fs.renames.filter((r) => r.endsWith(".wal")).slice(1);
+    assert.ok(rotations.length >= 5, `${rotations.length} rotations`);
+    assert.deepEqual(
+      rotations.filter((r) => !r.startsWith("spare-")),
+      [],
+    );
+    await wal.close();
+    assert.ok(
+      readdirSync(dir).some((n) => n.startsWith("spare-")),
+      "a spare is ready for the next rotation",
+    );
+    const again = await Wal.open(dir, { segmentBytes: 8192, preallocateAhead: false });
+    assert.equal(again.recovered.lastIndex, 600);
+    assert.ok(again.recovered.repairs.some((r) => r.file.startsWith("spare-")));
+    await again.close();
+    assert.ok(!readdirSync(dir).some((n) => n.startsWith("spare-")));
   });
 });
