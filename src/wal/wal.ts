@@ -130,9 +130,17 @@ export class Wal {
     await fs.lock();
     try {
       const files = new Map<string, Uint8Array>();
-      for (const name of await fs.list()) {
-        const wanted = parseSegmentName(name) !== null || parseSnapshotName(name) !== null;
-        files.set(name, wanted ? await fs.readFile(name) : new Uint8Array(0));
+      try {
+        for (const name of await fs.list()) {
+          const wanted = parseSegmentName(name) !== null || parseSnapshotName(name) !== null;
+          files.set(name, wanted ? await fs.readFile(name) : new Uint8Array(0));
+        }
+      } catch (err) {
+        const why = (err as Error).message;
+        throw new SynodError(
+          ErrorCode.walFailed,
+          `Cannot open the WAL in '${dir}': reading it failed: ${why}`,
+        );
       }
       const rec = recover(files);
       files.clear();

@@ -293,7 +293,7 @@ test("Wal.saveSnapshot: keeps the newest snapshots and releases segments wholly 
   });
 });
 
-test("Wal.open: mid-log corruption refuses to start naming file and offset; a torn tail is logged and repaired", async () => {
+test("Wal.open: mid-log corruption refuses to start naming file and offset; a torn tail is logged and repaired; EIO on read fails clearly", async () => {
   // Proves the operator-facing outcomes: walCorrupt with the damaged file and offset (and the
   // lock released), and a warning with file and offset for a truncated torn tail.
   await withDir(async (dir) => {
@@ -333,6 +333,14 @@ test("Wal.open: mid-log corruption refuses to start naming file and offset; a to
     const err = await rejectsWith(Wal.open(dir, small), ErrorCode.walCorrupt);
     assert.match(err.message, new RegExp(`${seg} at offset \\d+: CRC mismatch`));
     assert.ok(!readdirSync(dir).includes(lockFileName), "a failed open releases the lock");
+    // An I/O error while reading the log is a clear walFailed, and releases the lock too.
+    const fs = new FaultFs(dir);
+    fs.readFile = async () => {
+      throw errnoError("EIO");
+    };
+    const io = await rejectsWith(Wal.open(dir, { ...small, fs }), ErrorCode.walFailed);
+    assert.match(io.message, /reading it failed: EIO/);
+    assert.ok(!readdirSync(dir).includes(lockFileName));
   });
 });
 
