@@ -3,7 +3,7 @@ import type { InjectedBugs } from "../../raft/config.js";
 import { replayCommand, type SimOptions, simulate } from "./simulator.js";
 
 /**
- * `npm run sim -- --seeds N --nodes 3|5 [--first-seed S] [--lease] [--bug NAME] [--trace]`:
+ * `npm run sim -- --seeds N --nodes 3|5 [--first-seed S] [--fault-ticks T] [--profile swarm|churn] [--lease] [--bug NAME] [--trace]`:
  * runs N consecutive seeds; on the first failure prints the seed, the violated property and the
  * command that replays it, and exits 1.
  */
@@ -15,6 +15,7 @@ function main(): number {
       "first-seed": { type: "string", default: "1" },
       "fault-ticks": { type: "string" },
       lease: { type: "boolean", default: false },
+      profile: { type: "string", default: "swarm" },
       bug: { type: "string", multiple: true },
       trace: { type: "boolean", default: false },
     },
@@ -39,6 +40,11 @@ function main(): number {
     console.error(`sim: '--nodes' must be 3 or 5, got ${nodes}`);
     return 2;
   }
+  const profile = values.profile;
+  if (profile !== "swarm" && profile !== "churn") {
+    console.error(`sim: '--profile' must be swarm or churn, got ${profile}`);
+    return 2;
+  }
   const bugs: Record<string, boolean> = {};
   for (const b of values.bug ?? []) bugs[b] = true;
   const started = performance.now();
@@ -48,6 +54,7 @@ function main(): number {
       seed,
       nodes,
       readOnlyOption: values.lease ? "leaseBased" : "safe",
+      profile,
       bugs: bugs as InjectedBugs,
       ...(faultTicks !== undefined ? { faultTicks } : {}),
       ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),

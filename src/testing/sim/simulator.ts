@@ -3,7 +3,7 @@ import { type Logger, noopLogger } from "../../lib/logger.js";
 import { SeededRng } from "../../lib/rng.js";
 import type { InjectedBugs } from "../../raft/config.js";
 import { RawNode, type Ready } from "../../raft/rawnode.js";
-import { MemoryStorage } from "../../raft/storage.js";
+import type { MemoryStorage } from "../../raft/storage.js";
 import {
   type ConfChangeSingle,
   type ConfState,
@@ -14,6 +14,11 @@ import {
   type NodeId,
   StateRole,
 } from "../../raft/types.js";
+import { WalCore } from "../../wal/core.js";
+import type { FileOp } from "../../wal/plan.js";
+import { recover } from "../../wal/recover.js";
+import { applyPersisted, bootstrapRequest, storageFromRecovered } from "../../wal/storage.js";
+import { SimDisk } from "../simdisk.js";
 import { type Operation, RegisterHistory } from "./history.js";
 import { Invariants, InvariantViolation } from "./invariants.js";
 import { EventQueue } from "./queue.js";
@@ -26,6 +31,11 @@ export interface SimOptions {
   readonly nodes: number;
   /** Length of the fault phase, in ticks of a node's clock. Default 600. */
   readonly faultTicks?: number;
+  /**
+   * Fault profile: `swarm` (default) draws a different mix and intensity of faults per seed;
+   * `churn` keeps deposing fresh and freshly-committing leaders (where commit-rule bugs show).
+   */
+  readonly profile?: "swarm" | "churn";
   /** Ticks allowed, after every fault heals, for a leader to emerge and a write to commit everywhere. */
   readonly livenessTicks?: number;
   /** Read mode of every node. Default `safe`. */
@@ -73,6 +83,7 @@ type SimEvent =
   | { readonly kind: "timeout"; readonly op: number }
   | { readonly kind: "restart"; readonly node: NodeId; readonly life: number }
   | { readonly kind: "reconnect"; readonly node: NodeId }
+  | { readonly kind: "crashPoint"; readonly node: NodeId; readonly life: number }
   | {
       readonly kind: "snapStatus";
       readonly node: NodeId;
@@ -83,7 +94,15 @@ type SimEvent =
 
 interface SimNode {
   readonly id: NodeId;
-  readonly storage: MemoryStorage;
+  /** What Raft reads: rebuilt from the WAL on every start, updated as writes become durable. */
+  storage: MemoryStorage;
+  /** The simulated disk under the node's data directory (survives crashes, loses what it must). */
+  readonly disk: SimDisk;
+  /** The real WAL logic, rebuilt from recovery on every start. */
+  wal: WalCore;
+  /** The fsync that completes the Ready in flight, and the cleanup after it. */
+  pendingSync: readonly FileOp[];
+  pendingCleanup: readonly FileOp[];
   raw: RawNode | null;
   /** Bumped on every crash; events of an older life are void. */
   life: number;
@@ -138,7 +157,7 @@ const opTimeout = 40 * tickUnits;
  * must emerge and a new write must commit on every member within a bounded number of ticks.
  */
 export class Simulation {
-  readonly opts: Required<Omit<SimOptions, "bugs" | "trace" | "logger">> & { bugs: InjectedBugs };
+  readonly opts: Required<Omit<SimOptions, "bugs" | "trace" | "logger" | "profile">> & { bugs: InjectedBugs };
   readonly rng: SeededRng;
   readonly queue = new EventQueue<SimEvent>();
   readonly nodes = new Map<NodeId, SimNode>();
@@ -170,6 +189,8 @@ export class Simulation {
   #nextOp = 1;
   /** Per-run append size: 1 byte forces one entry per message, so entries travel separately. */
   readonly #entriesBytesPerMessageMax: number;
+  /** Per-run WAL segment size: small, so that rotation and release happen often. */
+  readonly #segmentBytes: number;
   /**
    * Per-run fault profile ("swarm testing": each seed enables a different mix and intensity of
    * faults, which finds more bugs than one fixed mix). Deposing leaders right after they win or
@@ -186,6 +207,8 @@ export class Simulation {
     readonly awayTicks: number;
     /** Chance that a write's fsync fails (EIO), which crashes the node. */
     readonly fsyncFailure: number;
+    /** Chance to crash a node right after it grants a vote (and restart it soon). */
+    readonly crashAfterVote: number;
     /** Relative weights of the periodic nemesis actions. */
     readonly weights: readonly number[];
   };
@@ -210,14 +233,22 @@ export class Simulation {
     this.#logger = options.logger ?? noopLogger;
     this.rng = new SeededRng(options.seed);
     this.#entriesBytesPerMessageMax = this.#pick([1, 1, 64, 4096]) ?? 64;
-    this.#profile = {
+    this.#segmentBytes = this.#pick([2048, 8192, 65536]) ?? 8192;
+    const swarm = {
       deposeOnWin: this.#pick([0.3, 0.7]) ?? 0,
       deposeOnCommit: this.#pick([0.03, 0.15, 0.3]) ?? 0,
       crash: this.#pick([0, 0.3, 0.7]) ?? 0.5,
       awayTicks: this.#pick([5, 20, 40]) ?? 20,
       fsyncFailure: this.#pick([0, 0, 0.002, 0.01]) ?? 0,
+      crashAfterVote: this.#pick([0, 0.1, 0.3]) ?? 0,
       weights: nemesisActions.map(() => this.#pick([0, 1, 1, 2, 4]) ?? 1),
     };
+    // `churn`: leaders are deposed (isolated, in-flight messages dropped) right after winning
+    // and right after committing, and come back soon; other faults as in the swarm.
+    this.#profile =
+      options.profile === "churn"
+        ? { ...swarm, deposeOnWin: 0.7, deposeOnCommit: 0.3, crash: 0, awayTicks: 20 }
+        : swarm;
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     for (let i = 1; i <= 3; i++) this.#spare.push(options.nodes + i);
     const conf: ConfState = { voters, votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false };
@@ -228,12 +259,25 @@ export class Simulation {
     if (this.#trace !== undefined) this.#trace(`${String(this.time).padStart(7)} ${line}`);
   }
 
-  /** Creates a node; a member of the initial cluster starts from a bootstrap snapshot at index 1. */
+  /**
+   * Creates a node with an empty disk; a member of the initial cluster first persists the
+   * bootstrap (a genesis snapshot at index 1) through its WAL.
+   */
   #addNode(id: NodeId, conf: ConfState | null): SimNode {
-    const storage = conf === null ? new MemoryStorage() : MemoryStorage.bootstrap(conf);
+    const disk = new SimDisk(new SeededRng(this.opts.seed * 31 + id));
+    const opened = this.#openWal(id, disk);
+    if (conf !== null) {
+      const plan = opened.wal.append([bootstrapRequest(conf)]);
+      const ok = disk.execute(plan.ops).ok && disk.execute(plan.cleanup).ok;
+      assert(ok, "bootstrap write failed on a fault-free disk");
+    }
     const node: SimNode = {
       id,
-      storage,
+      disk,
+      storage: opened.storage,
+      wal: opened.wal,
+      pendingSync: [],
+      pendingCleanup: [],
       raw: null,
       life: 0,
       sm: new RegisterMachine(),
@@ -247,7 +291,28 @@ export class Simulation {
     return node;
   }
 
+  /**
+   * Recovers a WAL from whatever the disk holds, through the real recovery code, and runs its
+   * repairs. A refusal to start is a violation here: the disk model never corrupts synced data.
+   */
+  #openWal(id: NodeId, disk: SimDisk): { wal: WalCore; storage: MemoryStorage; cut: boolean } {
+    const recovered = recover(disk.files());
+    if (!recovered.ok)
+      throw new InvariantViolation(`node ${id}: WAL recovery refused to start: ${recovered.message}`);
+    const wal = new WalCore(recovered, { segmentBytes: this.#segmentBytes });
+    const opened = disk.execute(wal.openPlan().ops);
+    assert(opened.ok, `node ${id}: the WAL open plan failed on a disk without injected faults`);
+    const storage = storageFromRecovered(recovered);
+    this.inv.persistedEntries(id, recovered.entries, (i) => storage.term(i));
+    this.inv.persistedHardState(id, storage.hardState);
+    if (recovered.cut) this.#log(`node ${id}: recovery cut a damaged tail`);
+    return { wal, storage, cut: recovered.cut };
+  }
+
   #start(node: SimNode): void {
+    const { wal, storage } = this.#openWal(node.id, node.disk);
+    node.wal = wal;
+    node.storage = storage;
     const snap = node.storage.snapshot();
     node.sm = RegisterMachine.restore(snap.data);
     node.sm.applied = snap.metadata.index;
@@ -261,6 +326,10 @@ export class Simulation {
       logger: this.#logger,
       entriesBytesPerMessageMax: this.#entriesBytesPerMessageMax,
       inflightMessagesMax: 8,
+      // Not set from `cut`: the disk model tears only writes that were never synced, hence never
+      // acknowledged, and abstaining on every torn tail would leave a cluster whose members all
+      // crashed mid-write (or a single voter) unable to elect anyone. See docs/raft.md.
+      abstainUntilCaughtUp: false,
     });
     node.pending = null;
     node.reads = [];
@@ -347,6 +416,14 @@ export class Simulation {
       case "timeout":
         this.#onTimeout(ev.op);
         return;
+      case "crashPoint": {
+        const n = this.#node(ev.node);
+        if (!this.#faults || n.life !== ev.life || n.raw === null) return;
+        this.#crashNode(n);
+        const at = this.time + this.rng.intBelow(this.#profile.awayTicks * tickUnits);
+        this.queue.push(at, { kind: "restart", node: n.id, life: n.life });
+        return;
+      }
       case "reconnect":
         for (const b of this.#ids()) {
           this.#cut.delete(ev.node * 1000 + b);
@@ -391,6 +468,21 @@ export class Simulation {
   #send(msgs: readonly Message[]): void {
     for (const m of msgs) {
       this.stats.messages++;
+      if (
+        m.type === MessageType.voteResp &&
+        !m.reject &&
+        this.#faults &&
+        this.rng.float() < this.#profile.crashAfterVote
+      ) {
+        // A crash right after voting: the vote must already be durable (or the restarted node
+        // could vote again in the same term).
+        const voter = this.#node(m.from);
+        this.queue.push(this.time + this.rng.intBelow(3), {
+          kind: "crashPoint",
+          node: m.from,
+          life: voter.life,
+        });
+      }
       const lost = this.#cut.has(m.from * 1000 + m.to) || (this.#faults && this.rng.float() < this.#loss);
       const delay = 1 + this.rng.intBelow(this.#delayMax);
       if (m.type === MessageType.snap) {
@@ -449,37 +541,48 @@ export class Simulation {
       }
     }
     this.#send(rd.messagesEarly);
-    const writes = rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null;
-    const latency = writes ? 1 + this.rng.intBelow(8) : 0;
+    // The WAL's writes reach the page cache now; the fsync that makes them durable completes
+    // later, and a crash in between keeps whatever the disk model lets survive.
+    const plan = n.wal.append([{ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot }]);
+    const last = plan.ops[plan.ops.length - 1];
+    const split = last !== undefined && last.op === "sync" ? plan.ops.length - 1 : plan.ops.length;
+    n.pendingSync = plan.ops.slice(split);
+    n.pendingCleanup = plan.cleanup;
+    if (!this.#runOps(n, plan.ops.slice(0, split))) return;
+    const latency = plan.ops.length > 0 ? 1 + this.rng.intBelow(8) : 0;
     this.queue.push(this.time + latency, { kind: "persisted", node: n.id, life: n.life });
+  }
+
+  /** Runs file operations on the node's disk; a failure (EIO) crashes the node (never retried). */
+  #runOps(n: SimNode, ops: readonly FileOp[]): boolean {
+    if (ops.length === 0) return true;
+    const res = n.disk.execute(ops);
+    if (res.ok) return true;
+    this.#log(`node ${n.id}: ${res.error} from the disk: crashing it`);
+    this.#crashNode(n);
+    this.queue.push(this.time + this.rng.intBelow(this.#profile.awayTicks * tickUnits), {
+      kind: "restart",
+      node: n.id,
+      life: n.life,
+    });
+    return false;
   }
 
   #onPersisted(id: NodeId, life: number): void {
     const n = this.#node(id);
     if (n.life !== life || n.raw === null || n.pending === null) return;
-    if (this.#faults && this.rng.float() < this.#profile.fsyncFailure) {
-      // fsync returned EIO: the process must stop (never retry); the write's fate is unknown.
-      this.#log(`fsync failed on node ${id}: crashing it`);
-      this.#crashNode(n);
-      this.queue.push(this.time + this.rng.intBelow(this.#profile.awayTicks * tickUnits), {
-        kind: "restart",
-        node: id,
-        life: n.life,
-      });
-      return;
-    }
+    // fsync may return EIO: the process must stop (never retry); the write's fate is unknown.
+    if (this.#faults && n.pendingSync.length > 0 && this.rng.float() < this.#profile.fsyncFailure)
+      n.disk.failSyncs(1);
+    if (!this.#runOps(n, n.pendingSync)) return;
     const rd = n.pending;
+    applyPersisted(n.storage, rd);
     if (rd.snapshot !== null) {
-      n.storage.applySnapshot(rd.snapshot);
       n.sm = RegisterMachine.restore(rd.snapshot.data);
       n.sm.applied = rd.snapshot.metadata.index;
     }
-    n.storage.append(rd.entries);
     this.inv.persistedEntries(id, rd.entries, (i) => n.storage.term(i));
-    if (rd.hardState !== null) {
-      n.storage.setHardState(rd.hardState);
-      this.inv.persistedHardState(id, rd.hardState);
-    }
+    if (rd.hardState !== null) this.inv.persistedHardState(id, rd.hardState);
     this.#send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(n, e.index, e.type, e.data, e.term);
     for (const rs of rd.readStates) {
@@ -488,6 +591,7 @@ export class Simulation {
     }
     n.pending = null;
     n.raw.advance();
+    if (!this.#runOps(n, n.pendingCleanup)) return;
     this.#serveReads(n);
     this.#maybeSnapshot(n);
     this.#pump(n);
@@ -535,7 +639,9 @@ export class Simulation {
     if (raw === null) return;
     const snapIndex = n.storage.snapshot().metadata.index;
     if (n.sm.applied - snapIndex < snapshotEvery) return;
-    n.storage.createSnapshot(n.sm.applied, raw.confState(), n.sm.snapshot());
+    const snap = n.storage.createSnapshot(n.sm.applied, raw.confState(), n.sm.snapshot());
+    const plan = n.wal.append([{ localSnapshot: snap }]);
+    if (!this.#runOps(n, plan.ops) || !this.#runOps(n, plan.cleanup)) return;
     const compactTo = n.sm.applied - compactKeep;
     if (compactTo > n.storage.firstIndex()) n.storage.compact(compactTo);
     this.stats.snapshots++;
@@ -712,29 +818,19 @@ export class Simulation {
   }
 
   /**
-   * Crashes a node: every write not yet durable is lost, except that a write in flight may be
-   * torn, leaving a prefix of its entries on disk (as a log file keeps whatever records reached
-   * the platter), but never the hard state written after them, and no message that waited for it.
+   * Crashes a node: the disk model keeps what was synced and, of the rest, a random prefix of the
+   * writes (the last one possibly torn at a sector boundary); no message that waited for the
+   * write in flight is sent. The restart recovers through the real WAL code.
    */
   #crashNode(n: SimNode): void {
-    const rd = n.pending;
-    let torn = "";
-    if (rd !== null && this.rng.float() < 0.5) {
-      const snapshotKept = rd.snapshot === null || this.rng.float() < 0.5;
-      if (rd.snapshot !== null && snapshotKept) n.storage.applySnapshot(rd.snapshot);
-      const kept = snapshotKept ? this.rng.intBelow(rd.entries.length + 1) : 0;
-      if (kept > 0) {
-        const prefix = rd.entries.slice(0, kept);
-        n.storage.append(prefix);
-        this.inv.persistedEntries(n.id, prefix, (i) => n.storage.term(i));
-      }
-      torn = `, torn write kept ${kept}/${rd.entries.length} entries`;
-    }
+    n.disk.crash();
     n.raw = null;
     n.pending = null;
+    n.pendingSync = [];
+    n.pendingCleanup = [];
     n.life++;
     this.stats.crashes++;
-    this.#log(`crash node ${n.id} (unsynced writes lost${torn})`);
+    this.#log(`crash node ${n.id} (unsynced writes may be lost or torn)`);
   }
 
   #onDepose(id: NodeId, life: number, term: number): void {
@@ -861,18 +957,21 @@ export class Simulation {
   #checkLiveness(): void {
     const deadline = this.time + this.opts.livenessTicks * tickUnits;
     let marker = 0;
-    let markerNode = NONE;
+    // The leadership (node and term) the marker was proposed to; a new one proposes again, since
+    // the old leader may have lost it (a crash before its write was durable).
+    let markerLeadership = "";
     while (this.time < deadline) {
       this.#runUntil(this.time + tickUnits);
       const l = this.#leaderId();
       if (l === NONE) continue;
       const leader = this.#node(l);
       if (leader.raw === null) continue;
-      if (marker === 0 || markerNode !== l) {
+      const leadership = `${l}/${leader.raw.raft.term}`;
+      if (marker === 0 || markerLeadership !== leadership) {
         const id = this.#nextOp++;
         if (leader.raw.propose(encodeCommand({ key: "liveness", value: id })).ok) {
           marker = id;
-          markerNode = l;
+          markerLeadership = leadership;
           this.#pump(leader);
         }
         continue;
@@ -928,5 +1027,6 @@ export function replayCommand(options: SimOptions): string {
     .join("");
   const lease = options.readOnlyOption === "leaseBased" ? " --lease" : "";
   const ticks = options.faultTicks !== undefined ? ` --fault-ticks ${options.faultTicks}` : "";
-  return `npm run sim -- --seeds 1 --first-seed ${options.seed} --nodes ${options.nodes}${ticks}${lease}${bugs} --trace`;
+  const profile = options.profile === "churn" ? " --profile churn" : "";
+  return `npm run sim -- --seeds 1 --first-seed ${options.seed} --nodes ${options.nodes}${ticks}${profile}${lease}${bugs} --trace`;
 }
