@@ -30,6 +30,10 @@ export const ErrorCode = {
   walFailed: "SYNOD_WAL_FAILED",
   /** The WAL was closed. */
   walClosed: "SYNOD_WAL_CLOSED",
+  /** A request was not applied within its deadline; its outcome is unknown (it may still apply). */
+  requestTimeout: "SYNOD_REQUEST_TIMEOUT",
+  /** The member is shutting down; the request was not (or may not have been) applied. */
+  memberStopped: "SYNOD_MEMBER_STOPPED",
 } as const;
 
 /** One of the stable codes of {@link ErrorCode}. */

@@ -1,0 +1,108 @@
+import { assert } from "../lib/assert.js";
+import type { NodeId } from "../raft/types.js";
+
+/**
+ * What a member proposes, wrapped with the proposing member's id, so that the member applying
+ * an entry knows whether a client of its own is waiting for it (request ids are only unique per
+ * member). Layout (version 1): `u8 kind=1, u32 memberIdHigh, u32 memberIdLow, command bytes`.
+ * An empty entry is the leader's no-op and carries no envelope.
+ */
+const kindCommand = 1;
+const headerBytes = 9;
+
+export function wrapCommand(member: NodeId, command: Uint8Array): Uint8Array {
+  const out = new Uint8Array(headerBytes + command.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, kindCommand);
+  view.setUint32(1, Math.floor(member / 2 ** 32));
+  view.setUint32(5, member >>> 0);
+  out.set(command, headerBytes);
+  return out;
+}
+
+/** Splits an entry into the proposing member and the command bytes. */
+export function unwrapCommand(data: Uint8Array): { member: NodeId; command: Uint8Array } {
+  assert(data.length >= headerBytes && data[0] === kindCommand, "unwrapCommand: not a command envelope");
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { member: view.getUint32(1) * 2 ** 32 + view.getUint32(5), command: data.subarray(headerBytes) };
+}
+
+/** A cluster member as the membership records it (carried in conf-change contexts and snapshots). */
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+  readonly isLearner: boolean;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The context of a membership change: who proposed it (to answer), and the members it names. */
+export interface ConfContext {
+  readonly proposer: NodeId;
+  readonly requestId: number;
+  readonly members: readonly MemberInfo[];
+}
+
+export function encodeConfContext(c: ConfContext): Uint8Array {
+  return enc.encode(JSON.stringify(c));
+}
+
+export function decodeConfContext(data: Uint8Array): ConfContext | null {
+  if (data.length === 0) return null;
+  try {
+    const c = JSON.parse(dec.decode(data)) as ConfContext;
+    return Array.isArray(c.members) ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A member's snapshot data (version 1): `"SYNDSNAP", u8 version, u32 membersJsonBytes, members
+ * JSON, then the MVCC snapshot stream (docs/mvcc.md)`.
+ */
+const snapMagic = enc.encode("SYNDSNAP");
+
+export function encodeMemberSnapshot(members: readonly MemberInfo[], mvcc: Iterable<Uint8Array>): Uint8Array {
+  const json = enc.encode(JSON.stringify(members));
+  const parts: Uint8Array[] = [];
+  let total = snapMagic.length + 5 + json.length;
+  for (const chunk of mvcc) {
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  const out = new Uint8Array(total);
+  out.set(snapMagic, 0);
+  const view = new DataView(out.buffer);
+  view.setUint8(snapMagic.length, 1);
+  view.setUint32(snapMagic.length + 1, json.length);
+  out.set(json, snapMagic.length + 5);
+  let at = snapMagic.length + 5 + json.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Splits a member snapshot; a reason string if it is not one. */
+export function decodeMemberSnapshot(data: Uint8Array): { members: MemberInfo[]; mvcc: Uint8Array } | string {
+  if (data.length < snapMagic.length + 5) return `snapshot too short: ${data.length} bytes`;
+  for (let i = 0; i < snapMagic.length; i++)
+    if (data[i] !== snapMagic[i]) return "not a Synod member snapshot";
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint8(snapMagic.length) !== 1)
+    return `unknown member snapshot version ${view.getUint8(snapMagic.length)}`;
+  const len = view.getUint32(snapMagic.length + 1);
+  const start = snapMagic.length + 5;
+  if (start + len > data.length) return "member snapshot truncated";
+  try {
+    const members = JSON.parse(dec.decode(data.subarray(start, start + len))) as MemberInfo[];
+    return { members, mvcc: data.subarray(start + len) };
+  } catch (e) {
+    return `member snapshot has malformed membership: ${(e as Error).message}`;
+  }
+}

@@ -1,0 +1,640 @@
+import { assert } from "../lib/assert.js";
+import { ErrorCode, SynodError } from "../lib/errors.js";
+import { type Logger, noopLogger } from "../lib/logger.js";
+import { SeededRng } from "../lib/rng.js";
+import {
+  type Command,
+  type CommandResponse,
+  decodeSnapshot,
+  EMPTY_BYTES,
+  encodeCommand,
+  encodeSnapshot,
+  type MvccResult,
+  MvccStore,
+  type MvccStoreOptions,
+} from "../mvcc/mod.js";
+import { decodeConfChange } from "../raft/codec.js";
+import { RawNode, type Ready } from "../raft/rawnode.js";
+import { MemoryStorage } from "../raft/storage.js";
+import {
+  type ConfChangeSingle,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type Message,
+  NONE,
+  type NodeId,
+  RejectReason,
+  type RequestResult,
+  type Snapshot,
+  StateRole,
+} from "../raft/types.js";
+import { storageFromRecovered } from "../wal/storage.js";
+import { Wal, type WalOptions } from "../wal/wal.js";
+import {
+  type ConfContext,
+  decodeConfContext,
+  decodeMemberSnapshot,
+  encodeConfContext,
+  encodeMemberSnapshot,
+  type MemberInfo,
+  unwrapCommand,
+  wrapCommand,
+} from "./envelope.js";
+
+/** How a member reaches its peers; the TCP peer transport implements it. */
+export interface MemberTransport {
+  send(msgs: readonly Message[]): void;
+  addPeer(id: NodeId, url: string): void;
+  removePeer(id: NodeId): void;
+}
+
+/** Settings of one member; see `docs/configuration.md` for their user-facing names. */
+export interface MemberOptions {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  /** The members of a new cluster (used only on the first start with state `new`). */
+  readonly initialCluster: readonly MemberInfo[];
+  /** `new`: bootstrap from `initialCluster`; `existing`: join, learning everything from the leader. */
+  readonly initialClusterState: "new" | "existing";
+  /** Milliseconds per Raft tick (etcd's heartbeat interval). Default 100. */
+  readonly heartbeatMs?: number;
+  /** Election timeout in milliseconds (a multiple of the heartbeat). Default 1000. */
+  readonly electionMs?: number;
+  /** Applied entries between local snapshots (etcd's `--snapshot-count`). Default 100000. */
+  readonly snapshotCount?: number;
+  /** Entries kept in memory behind a snapshot for slow followers. Default 5000 (etcd's catch-up count). */
+  readonly catchUpEntries?: number;
+  /** Milliseconds a proposal or read may wait before failing with a timeout. Default 5000 + 2 × election. */
+  readonly requestTimeoutMs?: number;
+  readonly mvcc?: MvccStoreOptions;
+  readonly wal?: WalOptions;
+  readonly transport: MemberTransport;
+  readonly logger?: Logger;
+}
+
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Largest number of ticks replayed after the process was paused (bounded catch-up). */
+const catchUpTicksMax = 1000;
+/** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
+const leaseRevokesPerTickMax = 100;
+
+/**
+ * One Synod member: the Raft driver loop around a pure {@link RawNode}, durable through the
+ * {@link Wal}, applying committed commands to the {@link MvccStore}. It owns the timers; requests
+ * (`propose`, `linearizableRead`, membership changes) resolve once applied here.
+ *
+ * Loop: tick from a monotonic clock (every missed tick is replayed, so a paused process gives up
+ * leadership and leases before serving again); proposals of one event-loop turn go to Raft as one
+ * batch; each Ready: send the early messages, write to the WAL (group commit), then send the rest,
+ * apply, and advance.
+ */
+export class Member {
+  readonly id: NodeId;
+  readonly options: MemberOptions;
+  readonly logger: Logger;
+  store: MvccStore;
+  readonly #raw: RawNode;
+  readonly #wal: Wal;
+  readonly #storage: MemoryStorage;
+  readonly #transport: MemberTransport;
+  readonly #heartbeatMs: number;
+  readonly #electionMs: number;
+  readonly #requestTimeoutMs: number;
+  #members = new Map<NodeId, MemberInfo>();
+  #nextRequest = 1;
+  readonly #pending = new Map<number, Waiter<MvccResult<CommandResponse>>>();
+  readonly #pendingConf = new Map<number, Waiter<void>>();
+  #proposals: { requestId: number; data: Uint8Array }[] = [];
+  #readWaiters: Waiter<void>[] = [];
+  readonly #readsInFlight = new Map<string, Waiter<void>[]>();
+  readonly #readsWaitingApply: { index: number; waiters: Waiter<void>[] }[] = [];
+  #readSeq = 0;
+  #ticker: NodeJS.Timeout | null = null;
+  #lastTickMs: number;
+  #loopRunning = false;
+  #loopDone: Promise<void> = Promise.resolve();
+  #kicked = false;
+  #stopped = false;
+  #leader = false;
+  #revoking = false;
+
+  private constructor(
+    options: MemberOptions,
+    wal: Wal,
+    storage: MemoryStorage,
+    store: MvccStore,
+    members: MemberInfo[],
+  ) {
+    this.id = options.id;
+    this.options = options;
+    this.logger = options.logger ?? noopLogger;
+    this.#wal = wal;
+    this.#storage = storage;
+    this.store = store;
+    this.#transport = options.transport;
+    this.#heartbeatMs = options.heartbeatMs ?? 100;
+    this.#electionMs = options.electionMs ?? 1000;
+    assert(
+      this.#electionMs >= 2 * this.#heartbeatMs,
+      `Member: election timeout ${this.#electionMs} ms must be at least twice the heartbeat ${this.#heartbeatMs} ms`,
+    );
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000 + 2 * this.#electionMs;
+    for (const m of members) this.#setMember(m);
+    const applied = storage.snapshot().metadata.index;
+    this.#raw = new RawNode({
+      id: options.id,
+      storage,
+      rng: new SeededRng(Number(process.hrtime.bigint() % 2147483647n) ^ options.id),
+      electionTicks: Math.round(this.#electionMs / this.#heartbeatMs),
+      heartbeatTicks: 1,
+      applied,
+      logger: this.logger,
+    });
+    this.#lastTickMs = nowMs();
+  }
+
+  /** Opens (or creates) the member's data directory and starts the loop. */
+  static async start(options: MemberOptions): Promise<Member> {
+    const logger = options.logger ?? noopLogger;
+    const wal = await Wal.open(options.dataDir, { ...options.wal, logger });
+    const recovered = wal.recovered;
+    for (const r of recovered.repairs) logger.warn("member: storage repaired", { ...r });
+    let storage: MemoryStorage;
+    if (recovered.fresh && options.initialClusterState === "new") {
+      const snapshot = bootstrapSnapshot(options.initialCluster);
+      await wal.save({ snapshot, hardState: { term: 1, vote: NONE, commit: 1 } });
+      storage = new MemoryStorage();
+      storage.applySnapshot(snapshot);
+      storage.setHardState({ term: 1, vote: NONE, commit: 1 });
+    } else {
+      storage = storageFromRecovered(recovered);
+    }
+    const { store, members } = restoreState(storage, options.mvcc ?? {});
+    const member = new Member(options, wal, storage, store, members);
+    // Replay what this member already knows committed before serving anything.
+    const commit = storage.hardState.commit;
+    while (member.store.appliedIndex < commit && member.#raw.hasReady()) {
+      await member.#handleReady(member.#raw.ready());
+    }
+    member.#ticker = setInterval(() => member.#onTimer(), member.#heartbeatMs);
+    member.#kick();
+    logger.info("member: started", { id: options.id, applied: store.appliedIndex, fresh: recovered.fresh });
+    return member;
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** A message from a peer (the transport calls this). */
+  receive(m: Message): void {
+    if (this.#stopped) return;
+    this.#raw.step(m);
+    this.#kick();
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    if (this.#stopped) return;
+    this.#raw.reportUnreachable(peer);
+    this.#kick();
+  }
+
+  reportSnapshotStatus(peer: NodeId, ok: boolean): void {
+    if (this.#stopped) return;
+    this.#raw.reportSnapshot(peer, ok);
+    this.#kick();
+  }
+
+  #onTimer(): void {
+    const now = nowMs();
+    let ticks = Math.floor((now - this.#lastTickMs) / this.#heartbeatMs);
+    this.#lastTickMs += ticks * this.#heartbeatMs;
+    if (ticks > catchUpTicksMax) {
+      this.logger.warn("member: the process was paused; replaying a bounded number of ticks", { ticks });
+      ticks = catchUpTicksMax;
+      this.#lastTickMs = now;
+    }
+    for (let i = 0; i < ticks; i++) this.#raw.tick();
+    if (this.#leader) this.#expireLeases();
+    this.#kick();
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /** Whether this member is the leader now. */
+  get isLeader(): boolean {
+    return this.#raw.raft.role === StateRole.leader;
+  }
+
+  /** The leader as this member knows it (NONE if unknown). */
+  get leaderId(): NodeId {
+    return this.#raw.raft.lead;
+  }
+
+  get raftTerm(): number {
+    return this.#raw.raft.term;
+  }
+
+  get appliedIndex(): number {
+    return this.store.appliedIndex;
+  }
+
+  get commitIndex(): number {
+    return this.#raw.raft.log.committed;
+  }
+
+  /** The current members, by id. */
+  members(): MemberInfo[] {
+    return [...this.#members.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Replicates `command` and resolves with its result (a value, or the state machine's expected
+   * failure such as a compacted revision) once applied on this member. Rejects with a
+   * {@link SynodError}: `SYNOD_NO_LEADER`, `SYNOD_REQUEST_TIMEOUT` after `requestTimeoutMs` (the
+   * outcome is then unknown), or `SYNOD_MEMBER_STOPPED`.
+   */
+  propose(command: Command): Promise<MvccResult<CommandResponse>> {
+    const requestId = this.#nextRequest++;
+    const data = wrapCommand(this.id, encodeCommand({ requestId, command }));
+    return new Promise((resolve, reject) => {
+      if (this.#stopped) return reject(stoppedError());
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(timeoutError());
+      }, this.#requestTimeoutMs);
+      this.#pending.set(requestId, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+        timer,
+      });
+      this.#proposals.push({ requestId, data });
+      this.#kick();
+    });
+  }
+
+  /**
+   * Resolves once this member has applied everything committed before the call (ReadIndex):
+   * a local read after it is linearizable. Concurrent calls share one ReadIndex request.
+   */
+  linearizableRead(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#stopped) return reject(stoppedError());
+      const waiter: Waiter<void> = {
+        resolve: () => {
+          clearTimeout(waiter.timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(waiter.timer);
+          reject(e);
+        },
+        timer: setTimeout(() => {
+          // Forget it wherever it waits (a read queued while no leader is known, for one).
+          const i = this.#readWaiters.indexOf(waiter);
+          if (i >= 0) this.#readWaiters.splice(i, 1);
+          reject(timeoutError());
+        }, this.#requestTimeoutMs),
+      };
+      this.#readWaiters.push(waiter);
+      this.#kick();
+    });
+  }
+
+  /**
+   * Adds, promotes or removes members through Raft (joint consensus when several change at once)
+   * and resolves once the change is applied here. `members` carries the new members' addresses.
+   */
+  changeMembership(changes: readonly ConfChangeSingle[], members: readonly MemberInfo[]): Promise<void> {
+    const requestId = this.#nextRequest++;
+    const context: ConfContext = { proposer: this.id, requestId, members };
+    return new Promise((resolve, reject) => {
+      if (this.#stopped) return reject(stoppedError());
+      const res = this.#raw.proposeConfChange({
+        transition: "auto",
+        changes,
+        context: encodeConfContext(context),
+      });
+      if (!res.ok) return reject(rejection(res));
+      const timer = setTimeout(() => {
+        this.#pendingConf.delete(requestId);
+        reject(timeoutError());
+      }, this.#requestTimeoutMs);
+      this.#pendingConf.set(requestId, {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+        timer,
+      });
+      this.#kick();
+    });
+  }
+
+  /** Asks the leader to hand leadership to `to`. */
+  transferLeadership(to: NodeId): RequestResult {
+    const res = this.#raw.transferLeader(to);
+    this.#kick();
+    return res;
+  }
+
+  /** Stops the loop, fails waiting requests, waits for the write in flight and closes the WAL. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#ticker !== null) clearInterval(this.#ticker);
+    await this.#loopDone;
+    const err = stoppedError();
+    for (const w of this.#pending.values()) w.reject(err);
+    for (const w of this.#pendingConf.values()) w.reject(err);
+    for (const w of this.#readWaiters) w.reject(err);
+    for (const ws of this.#readsInFlight.values()) for (const w of ws) w.reject(err);
+    for (const r of this.#readsWaitingApply) for (const w of r.waiters) w.reject(err);
+    this.#pending.clear();
+    this.#pendingConf.clear();
+    await this.#wal.close();
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  /** Schedules one pass of the loop (many inputs in one turn share it). */
+  #kick(): void {
+    if (this.#kicked || this.#stopped) return;
+    this.#kicked = true;
+    setImmediate(() => {
+      this.#kicked = false;
+      if (!this.#loopRunning) this.#loopDone = this.#loop();
+    });
+  }
+
+  async #loop(): Promise<void> {
+    this.#loopRunning = true;
+    try {
+      for (;;) {
+        if (this.#stopped) return;
+        this.#flushRequests();
+        if (!this.#raw.hasReady()) return;
+        await this.#handleReady(this.#raw.ready());
+      }
+    } catch (e) {
+      this.logger.warn("member: loop failed", { error: String(e) });
+      throw e;
+    } finally {
+      this.#loopRunning = false;
+    }
+  }
+
+  /** Hands queued proposals and reads to Raft in one batch each. */
+  #flushRequests(): void {
+    if (this.#proposals.length > 0) {
+      const batch = this.#proposals;
+      this.#proposals = [];
+      const res = this.#raw.proposeBatch(batch.map((p) => p.data));
+      if (!res.ok && res.reason === RejectReason.noLeader) {
+        // Wait for an election (bounded by each request's timeout) rather than fail at once.
+        this.#proposals = batch.filter((p) => this.#pending.has(p.requestId)).concat(this.#proposals);
+      } else if (!res.ok) {
+        const err = rejection(res);
+        for (const p of batch) {
+          this.#pending.get(p.requestId)?.reject(err);
+          this.#pending.delete(p.requestId);
+        }
+      }
+    }
+    if (this.#readWaiters.length > 0) {
+      const waiters = this.#readWaiters;
+      this.#readWaiters = [];
+      const ctx = new TextEncoder().encode(`r${this.#readSeq++}`);
+      const res = this.#raw.readIndex(ctx);
+      if (!res.ok && res.reason === RejectReason.noLeader)
+        this.#readWaiters = waiters.concat(this.#readWaiters);
+      else if (!res.ok) for (const w of waiters) w.reject(rejection(res));
+      else this.#readsInFlight.set(new TextDecoder().decode(ctx), waiters);
+    }
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    this.#transport.send(rd.messagesEarly);
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      await this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+    }
+    if (rd.snapshot !== null) {
+      this.#storage.applySnapshot(rd.snapshot);
+      this.#installSnapshot();
+    }
+    this.#storage.append(rd.entries);
+    if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
+    this.#transport.send(rd.messages);
+    for (const e of rd.committedEntries) this.#apply(e);
+    for (const rs of rd.readStates) {
+      const key = new TextDecoder().decode(rs.context);
+      const waiters = this.#readsInFlight.get(key);
+      if (waiters === undefined) continue;
+      this.#readsInFlight.delete(key);
+      this.#readsWaitingApply.push({ index: rs.index, waiters });
+    }
+    this.#raw.advance();
+    if (rd.softState !== null) this.#onRoleChange();
+    this.#releaseReads();
+    await this.#maybeSnapshot();
+  }
+
+  #apply(e: Entry): void {
+    if (e.type === EntryType.confChange) {
+      this.store.applyEntry(e.index, EMPTY_BYTES);
+      this.#applyConfChange(e);
+      return;
+    }
+    if (e.data.length === 0) {
+      this.store.applyEntry(e.index, EMPTY_BYTES);
+      return;
+    }
+    const { member, command } = unwrapCommand(e.data);
+    const outcome = this.store.applyEntry(e.index, command);
+    if (outcome.type !== "command" || member !== this.id) return;
+    const w = this.#pending.get(outcome.requestId);
+    if (w === undefined) return;
+    this.#pending.delete(outcome.requestId);
+    w.resolve(outcome.result);
+  }
+
+  #applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    if (typeof cc === "string") return;
+    const ctx = decodeConfContext(cc.context);
+    const infos = new Map((ctx?.members ?? []).map((m) => [m.id, m]));
+    for (const c of cc.changes) {
+      if (c.type === "removeNode") {
+        this.#members.delete(c.nodeId);
+        if (c.nodeId !== this.id) this.#transport.removePeer(c.nodeId);
+        continue;
+      }
+      const known = infos.get(c.nodeId) ?? this.#members.get(c.nodeId);
+      if (known === undefined) continue;
+      this.#setMember({ ...known, isLearner: c.type === "addLearner" });
+    }
+    if (ctx !== null && ctx.proposer === this.id) {
+      const w = this.#pendingConf.get(ctx.requestId);
+      this.#pendingConf.delete(ctx.requestId);
+      w?.resolve();
+    }
+  }
+
+  #setMember(m: MemberInfo): void {
+    this.#members.set(m.id, m);
+    const url = m.peerUrls[0];
+    if (m.id !== this.id && url !== undefined) this.#transport.addPeer(m.id, url);
+  }
+
+  #releaseReads(): void {
+    const applied = this.store.appliedIndex;
+    for (let i = this.#readsWaitingApply.length - 1; i >= 0; i--) {
+      const r = this.#readsWaitingApply[i];
+      if (r === undefined || r.index > applied) continue;
+      this.#readsWaitingApply.splice(i, 1);
+      for (const w of r.waiters) w.resolve();
+    }
+  }
+
+  #onRoleChange(): void {
+    const leader = this.isLeader;
+    if (leader && !this.#leader) this.store.lessor.promote(nowMs(), this.#electionMs);
+    if (!leader && this.#leader) this.store.lessor.demote();
+    this.#leader = leader;
+  }
+
+  /** The leader revokes expired leases, after confirming it still leads (a ReadIndex round). */
+  #expireLeases(): void {
+    if (this.#revoking) return;
+    const expired = this.store.lessor.expired(nowMs(), leaseRevokesPerTickMax);
+    if (expired.length === 0) return;
+    this.#revoking = true;
+    this.linearizableRead()
+      .then(() => {
+        if (!this.isLeader) return;
+        for (const id of expired) {
+          this.propose({ type: "leaseRevoke", id }).catch((e) =>
+            this.logger.debug("member: lease revoke failed; retried later", { lease: id, error: String(e) }),
+          );
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#revoking = false;
+      });
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  async #maybeSnapshot(): Promise<void> {
+    const count = this.options.snapshotCount ?? 100_000;
+    const snapIndex = this.#storage.snapshot().metadata.index;
+    const applied = this.store.appliedIndex;
+    if (applied - snapIndex < count) return;
+    const confState = this.#raw.confState();
+    const data = encodeMemberSnapshot(this.members(), encodeSnapshot(this.store));
+    const snap = this.#storage.createSnapshot(applied, confState, data);
+    await this.#wal.saveSnapshot(snap);
+    const keep = this.options.catchUpEntries ?? 5000;
+    const compactTo = applied - keep;
+    if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
+    this.logger.info("member: snapshot saved", { index: applied });
+  }
+
+  /** Replaces the state machine with the snapshot Raft just installed (from the leader). */
+  #installSnapshot(): void {
+    const { store, members } = restoreState(this.#storage, this.options.mvcc ?? {});
+    store.adoptWatchers(this.store);
+    this.store = store;
+    this.#members = new Map();
+    for (const m of members) this.#setMember(m);
+    this.logger.info("member: installed snapshot", { index: store.appliedIndex });
+  }
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+function timeoutError(): SynodError {
+  return new SynodError(ErrorCode.requestTimeout, "etcdserver: request timed out");
+}
+
+function noLeaderError(): SynodError {
+  return new SynodError(ErrorCode.noLeader, "etcdserver: no leader");
+}
+
+function stoppedError(): SynodError {
+  return new SynodError(ErrorCode.memberStopped, "etcdserver: server stopped");
+}
+
+function rejection(res: RequestResult): SynodError {
+  if (res.ok) return new SynodError(ErrorCode.invalidArgument, "not rejected");
+  switch (res.reason) {
+    case RejectReason.noLeader:
+      return noLeaderError();
+    case RejectReason.transferInProgress:
+      return new SynodError(ErrorCode.transferInProgress, "etcdserver: leader changed");
+    case RejectReason.uncommittedFull:
+      return new SynodError(ErrorCode.proposalDropped, "etcdserver: too many requests");
+    case RejectReason.confChangePending:
+      return new SynodError(ErrorCode.confChangePending, `etcdserver: ${res.detail}`);
+    case RejectReason.confChangeInvalid:
+      return new SynodError(ErrorCode.confChangeInvalid, `etcdserver: ${res.detail}`);
+    case RejectReason.notMember:
+      return new SynodError(
+        ErrorCode.notMember,
+        "etcdserver: the member has been permanently removed from the cluster",
+      );
+    case RejectReason.invalid:
+      return new SynodError(ErrorCode.invalidArgument, `etcdserver: ${res.detail}`);
+  }
+}
+
+/** The genesis snapshot of a new cluster: configuration and membership at index 1, empty store. */
+function bootstrapSnapshot(initial: readonly MemberInfo[]): Snapshot {
+  const confState: ConfState = {
+    voters: initial.filter((m) => !m.isLearner).map((m) => m.id),
+    votersOutgoing: [],
+    learners: initial.filter((m) => m.isLearner).map((m) => m.id),
+    learnersNext: [],
+    autoLeave: false,
+  };
+  const store = new MvccStore();
+  store.restoreAppliedIndex(1);
+  const data = encodeMemberSnapshot(initial, encodeSnapshot(store));
+  return { metadata: { index: 1, term: 1, confState }, data };
+}
+
+/** The state machine and membership as of the storage's snapshot (entries after it replay). */
+function restoreState(
+  storage: MemoryStorage,
+  options: MvccStoreOptions,
+): { store: MvccStore; members: MemberInfo[] } {
+  const snap = storage.snapshot();
+  if (snap.data.length === 0) {
+    const store = new MvccStore(options);
+    store.restoreAppliedIndex(snap.metadata.index);
+    return { store, members: [] };
+  }
+  const parts = decodeMemberSnapshot(snap.data);
+  assert(typeof parts !== "string", `member snapshot at ${snap.metadata.index} is unreadable: ${parts}`);
+  const store = decodeSnapshot([parts.mvcc], options);
+  assert(typeof store !== "string", `MVCC snapshot at ${snap.metadata.index} is unreadable: ${store}`);
+  store.restoreAppliedIndex(snap.metadata.index);
+  return { store, members: parts.members };
+}
