@@ -13,6 +13,8 @@ export interface KeyRecords {
    * it from the record), is a change of the key with these bytes.
    */
   keyEquals(slot: number, pos: number, key: Uint8Array): boolean;
+  /** The key bytes of record `slot`. */
+  keyBytes(slot: number): Uint8Array;
   /** The key id of record `slot`. */
   keyIdOf(slot: number): number;
 }
@@ -20,8 +22,9 @@ export interface KeyRecords {
 /**
  * Every key with retained history: a hash table from key to the key's newest record for point
  * lookups, a {@link KeyTree} of binary-string keys for ordered ranges, and per key id the newest
- * record slot (`head`) and the key itself (`names`). Ids of keys whose history was compacted away
- * are reused.
+ * record slot (`head`; -1 for a free id). Ids of keys whose history was compacted away are
+ * reused. The key bytes themselves live with each record in the arena, so the index holds no
+ * second copy besides the tree's strings.
  *
  * The hash table is open addressing with linear probing over one `Int32Array` of 12-byte entries
  * (hash, newest record slot, packed arena position of that record's bytes), kept at most half
@@ -35,13 +38,16 @@ export class KeyIndex {
   #table = new Int32Array(initialCapacity * E);
   #mask = initialCapacity - 1;
   #size = 0;
+  /** The table position found by the last lookup or insert (a hint; checked before use). */
+  #lastEntry = 0;
   readonly tree = new KeyTree();
-  /** Key id → binary-string key ("" for a free id). */
-  readonly names: string[] = [];
-  /** Key id → newest record slot. */
-  head: Int32Array = new Int32Array(1024);
+  /** Key id → newest record slot (-1 for a free id). */
+  head: Int32Array = new Int32Array(1024).fill(-1);
+  #nextId = 0;
   readonly #free: number[] = [];
   readonly #records: KeyRecords;
+  /** Keys added during a bulk load, inserted into the tree at its end; null outside one. */
+  #bulk: string[] | null = null;
 
   constructor(records: KeyRecords) {
     this.#records = records;
@@ -54,8 +60,16 @@ export class KeyIndex {
 
   /** The id of binary-string `key`, or -1. */
   lookup(key: string): number {
-    const slot = this.#find(hashString(key), key);
-    return slot === -1 ? -1 : this.#records.keyIdOf(slot);
+    const h = hashString(key);
+    const t = this.#table;
+    for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
+      const head1 = t[E * i + 1] as number;
+      if (head1 === 0) return -1;
+      if (t[E * i] === h && sameKey(this.#records.keyBytes(head1 - 1), key)) {
+        this.#lastEntry = i;
+        return this.#records.keyIdOf(head1 - 1);
+      }
+    }
   }
 
   /** The newest record slot of the key with these bytes, or -1 (no string is built). */
@@ -76,22 +90,38 @@ export class KeyIndex {
   add(key: string, slot: number, pos: number): number {
     let id = this.#free.pop();
     if (id === undefined) {
-      id = this.names.length;
-      this.names.push(key);
+      id = this.#nextId++;
       if (id === this.head.length) {
-        const grown = new Int32Array(Math.ceil(this.head.length * 1.5));
+        const grown = new Int32Array(Math.ceil(this.head.length * 1.5)).fill(-1);
         grown.set(this.head);
         this.head = grown;
       }
-    } else {
-      this.names[id] = key;
     }
     if (2 * (this.#size + 1) > this.#mask + 1) this.#resize(2 * (this.#mask + 1));
     this.#insert(hashString(key), slot, pos);
     this.head[id] = slot;
     this.#size++;
-    this.tree.insert(key);
+    if (this.#bulk !== null) this.#bulk.push(key);
+    else this.tree.insert(key);
     return id;
+  }
+
+  /**
+   * Starts a bulk load into an empty index (snapshot restore): keys added until
+   * {@link KeyIndex.endBulk} reach the tree in one sorted O(n) build instead of one by one.
+   */
+  beginBulk(): void {
+    assert(this.#size === 0 && this.#bulk === null, "KeyIndex: bulk load into a non-empty index");
+    this.#bulk = [];
+  }
+
+  /** Ends a bulk load: sorts the added keys (bytewise) and builds the tree. */
+  endBulk(): void {
+    const keys = this.#bulk;
+    assert(keys !== null, "KeyIndex: endBulk without beginBulk");
+    this.#bulk = null;
+    keys.sort();
+    this.tree.load(keys);
   }
 
   /** Sets the newest record slot of key id `id` and the packed arena position of its bytes. */
@@ -102,14 +132,12 @@ export class KeyIndex {
     this.head[id] = slot;
   }
 
-  /** Removes a key whose history is entirely gone. */
-  remove(id: number): void {
-    const key = this.names[id];
-    assert(key !== undefined && key !== "", `KeyIndex: removing free key id ${id}`);
+  /** Removes binary-string `key` (id `id`), whose history is entirely gone. */
+  remove(id: number, key: string): void {
+    assert(this.head[id] !== -1, `KeyIndex: removing free key id ${id}`);
     this.#erase(this.#entryOf(id));
     this.#size--;
     this.tree.delete(key);
-    this.names[id] = "";
     this.head[id] = -1;
     this.#free.push(id);
   }
@@ -121,28 +149,19 @@ export class KeyIndex {
 
   /** Calls `visit` with every live key id, in id order (not key order). */
   forEachId(visit: (id: number) => void): void {
-    const names = this.names;
-    for (let id = 0; id < names.length; id++) if (names[id] !== "") visit(id);
+    const head = this.head;
+    for (let id = 0; id < this.#nextId; id++) if (head[id] !== -1) visit(id);
   }
 
-  /** The newest record slot of binary-string `key`, or -1. */
-  #find(h: number, key: string): number {
-    const t = this.#table;
-    for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
-      const head1 = t[E * i + 1] as number;
-      if (head1 === 0) return -1;
-      if (t[E * i] === h && this.names[this.#records.keyIdOf(head1 - 1)] === key) return head1 - 1;
-    }
-  }
-
-  /** The table position of key id `id`, found by its hash and current head slot. */
+  /** The table position of key id `id`, identified by its current head slot. */
   #entryOf(id: number): number {
     const t = this.#table;
-    const head1 = (this.head[id] as number) + 1;
-    for (let i = hashString(this.names[id] as string) & this.#mask; ; i = (i + 1) & this.#mask) {
+    const head = this.head[id] as number;
+    if (t[E * this.#lastEntry + 1] === head + 1) return this.#lastEntry;
+    for (let i = hashBytes(this.#records.keyBytes(head)) & this.#mask; ; i = (i + 1) & this.#mask) {
       const e = t[E * i + 1] as number;
       assert(e !== 0, `KeyIndex: key id ${id} missing from the hash table`);
-      if (e === head1) return i;
+      if (e === head + 1) return i;
     }
   }
 
@@ -153,6 +172,7 @@ export class KeyIndex {
     t[E * i] = h;
     t[E * i + 1] = slot + 1;
     t[E * i + 2] = pos;
+    this.#lastEntry = i;
   }
 
   /** Removes entry `i` and shifts later entries of the probe run back (no tombstones). */
@@ -180,6 +200,12 @@ export class KeyIndex {
       if (head1 !== 0) this.#insert(old[i] as number, head1 - 1, old[i + 2] as number);
     }
   }
+}
+
+function sameKey(bytes: Uint8Array, key: string): boolean {
+  if (bytes.length !== key.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Murmur3 (32-bit) over the bytes, four at a time, seeded with the length. */

@@ -173,12 +173,27 @@ export class KeyTree {
     return true;
   }
 
+  /**
+   * Replaces the contents with `sorted` (strictly ascending), built bottom-up in O(n) with nodes
+   * 3/4 full; much faster than inserting keys one by one in random order (snapshot restore).
+   */
+  load(sorted: readonly string[]): void {
+    for (let i = 1; i < sorted.length; i++) {
+      assert((sorted[i - 1] as string) < (sorted[i] as string), "KeyTree.load: keys not strictly ascending");
+    }
+    this.#build(sorted);
+  }
+
   #rebuild(): void {
     const keys: string[] = [];
     this.forEachInRange("", null, (k) => {
       keys.push(k);
       return true;
     });
+    this.#build(keys);
+  }
+
+  #build(keys: readonly string[]): void {
     const fill = (nodeEntriesMax * 3) >> 2;
     let level: TreeNode[] = [];
     let prev: Leaf | null = null;
@@ -198,6 +213,7 @@ export class KeyTree {
       level = up;
     }
     this.#root = level[0] ?? newLeaf();
+    this.#size = keys.length;
   }
 }
 

@@ -1,6 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { ValueArena } from "./arena.js";
-import { EMPTY_BYTES } from "./bytes.js";
+import { bytesToBinary, EMPTY_BYTES } from "./bytes.js";
 import { History } from "./history.js";
 import { KeyIndex } from "./keyindex.js";
 import { recordOverheadBytes } from "./limits.js";
@@ -29,6 +29,7 @@ export class Kv {
   readonly keys = new KeyIndex({
     keyEquals: (slot, pos, key) => this.keyEquals(slot, pos, key),
     keyIdOf: (slot) => this.history.keyId(slot),
+    keyBytes: (slot) => this.keyBytesOf(slot),
   });
   arena = new ValueArena();
   #current: Revision = 1;
@@ -138,7 +139,7 @@ export class Kv {
 
   /** The binary-string key of a record. */
   keyOf(slot: number): string {
-    return this.keys.names[this.history.keyId(slot)] as string;
+    return bytesToBinary(this.keyBytesOf(slot));
   }
 
   /**
@@ -189,16 +190,16 @@ export class Kv {
     const h = this.history;
     const prevSlot = this.keys.head[id] as number;
     assert(prevSlot !== -1 && h.version(prevSlot) !== 0, "Kv: deleting an absent key");
-    const key = this.keys.names[id] as string;
+    const keyLen = h.keyLen(prevSlot);
     const slot = h.alloc();
     h.set(slot, this.#current + 1, this.#changes.length, 0, 0, 0, prevSlot, id);
     this.arena.appendPair(this.keyBytesOf(prevSlot), EMPTY_BYTES);
-    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, key.length, 0);
+    h.setBytes(slot, this.arena.lastChunk, this.arena.lastOffset, keyLen, 0);
     this.keys.setHead(id, slot, this.arena.lastPacked);
     this.#changes.push(slot);
-    this.#accountedBytes += recordOverheadBytes + key.length;
+    this.#accountedBytes += recordOverheadBytes + keyLen;
     const oldLease = h.lease(prevSlot);
-    if (this.attachments !== null && oldLease !== 0) this.attachments.detach(oldLease, key);
+    if (this.attachments !== null && oldLease !== 0) this.attachments.detach(oldLease, this.keyOf(prevSlot));
     return slot;
   }
 
@@ -213,7 +214,6 @@ export class Kv {
     assert(rev > this.#compacted && rev <= this.#current, `Kv: bad compaction revision ${rev}`);
     const h = this.history;
     const keys = this.keys;
-    const dead: number[] = [];
     keys.forEachId((id) => {
       let slot = keys.head[id] as number;
       let newestKept = -1;
@@ -231,11 +231,11 @@ export class Kv {
         firstDropped = h.prev(slot);
       }
       if (firstDropped === -1) return;
-      if (newestKept === -1) dead.push(id);
+      // A key with nothing left leaves the index (while its records are still readable).
+      if (newestKept === -1) keys.remove(id, this.keyOf(keys.head[id] as number));
       else h.setPrev(newestKept, -1);
-      for (let s = firstDropped; s !== -1; s = h.prev(s)) this.#freeRecord(s, id);
+      for (let s = firstDropped; s !== -1; s = h.prev(s)) this.#freeRecord(s);
     });
-    for (const id of dead) keys.remove(id);
     h.dropFreed();
     this.#compacted = rev;
     this.#mutations++;
@@ -274,11 +274,11 @@ export class Kv {
     this.#accountedBytes += recordOverheadBytes + key.length + value.length;
   }
 
-  #freeRecord(slot: number, id: number): void {
+  #freeRecord(slot: number): void {
     const h = this.history;
     const len = h.valLen(slot);
     this.arena.release(h.keyLen(slot) + len);
-    this.#accountedBytes -= recordOverheadBytes + (this.keys.names[id] as string).length + len;
+    this.#accountedBytes -= recordOverheadBytes + h.keyLen(slot) + len;
     h.free(slot);
   }
 

@@ -82,12 +82,16 @@ export function putCost(req: PutRequest): number {
 /** Applies a validated put inside the current write of `kv`. */
 export function execPut(kv: Kv, req: PutRequest): PutResponse {
   const key = bytesToBinary(req.key);
-  const prevSlot = kv.liveSlot(key);
-  const prevKv: KeyValue | null = req.prevKv === true && prevSlot !== -1 ? kv.keyValue(prevSlot) : null;
   let value = req.value ?? EMPTY_BYTES;
   let lease = req.lease ?? 0;
-  if (req.ignoreValue === true) value = kv.valueOf(prevSlot);
-  if (req.ignoreLease === true) lease = kv.history.lease(prevSlot);
+  let prevKv: KeyValue | null = null;
+  // The previous key-value is looked up only when the request needs it.
+  if (req.prevKv === true || req.ignoreValue === true || req.ignoreLease === true) {
+    const prevSlot = kv.liveSlot(key);
+    if (req.prevKv === true && prevSlot !== -1) prevKv = kv.keyValue(prevSlot);
+    if (req.ignoreValue === true) value = kv.valueOf(prevSlot);
+    if (req.ignoreLease === true) lease = kv.history.lease(prevSlot);
+  }
   kv.put(key, req.key, value, lease);
   return { revision: kv.currentRevision + 1, prevKv };
 }

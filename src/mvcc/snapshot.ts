@@ -180,6 +180,7 @@ export class SnapshotDecoder {
       case "recordCount":
         this.#remaining = r.uvarint();
         this.#stage = "records";
+        this.#store.kv.keys.beginBulk();
         return true;
       case "records":
         if (this.#remaining === 0) {
@@ -273,6 +274,7 @@ export class SnapshotDecoder {
   #finishRecords(): void {
     const store = this.#store;
     const kv = store.kv;
+    kv.keys.endBulk();
     kv.restoreRevisions(this.#current, this.#compacted);
     const h = kv.history;
     kv.keys.forEachId((id) => {
@@ -281,7 +283,7 @@ export class SnapshotDecoder {
       if (h.version(slot) === 0 || lease === 0) return;
       if (store.lessor.lookup(lease) === undefined)
         throw new CodecError(`key attached to unknown lease ${lease}`);
-      store.lessor.attach(lease, kv.keys.names[id] as string);
+      store.lessor.attach(lease, kv.keyOf(slot));
     });
   }
 }
