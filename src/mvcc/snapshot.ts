@@ -261,6 +261,9 @@ export class SnapshotDecoder {
     const lease = r.uvarint();
     const value = r.bytes(snapshotBytesMax);
     if (key.length === 0) throw new CodecError("empty key");
+    if (main < 2 || (version > 0 && (create < 2 || create > main))) {
+      throw new CodecError(`record revision ${main}.${sub} has create revision ${create}`);
+    }
     if (main > this.#current || main < this.#lastMain || (main === this.#lastMain && sub <= this.#lastSub)) {
       throw new CodecError(`record revision ${main}.${sub} out of order`);
     }
