@@ -1,0 +1,248 @@
+import {
+  type AlarmRequest,
+  encodeSnapshot,
+  type LeaseGrantRequest,
+  type LeaseId,
+  type MvccLimits,
+  type MvccResult,
+  MvccStore,
+  type Revision,
+  type WatchHub,
+} from "../../mvcc/mod.js";
+import type {
+  BackendResult,
+  EtcdBackend,
+  HashResult,
+  HeaderInfo,
+  MemberInfo,
+  MemberStatus,
+  MembershipResult,
+  ReadOptions,
+  SnapshotStream,
+} from "./backend.js";
+import { alarmText, etcdServerVersion } from "./version.js";
+
+/** Interval of the lease expiry loop (etcd: 500 ms). */
+export const leaseExpiryIntervalMs = 500;
+/** Most leases revoked per expiry pass (etcd: revoke rate 1000/s, half per 500 ms pass). */
+export const leaseExpiredPerPassMax = 500;
+/** Interval of the watch catch-up loop while watchers are unsynced (etcd: 100 ms). */
+export const watchSyncIntervalMs = 100;
+/** Default watch progress-notify interval (etcd: 10 minutes). */
+export const progressNotifyIntervalMsDefault = 10 * 60 * 1000;
+
+/** Options of a {@link LocalBackend}. */
+export interface LocalBackendOptions {
+  readonly clusterId?: bigint;
+  readonly memberId?: bigint;
+  readonly name?: string;
+  readonly clientUrls?: readonly string[];
+  readonly peerUrls?: readonly string[];
+  readonly limits?: Partial<MvccLimits>;
+  /** Monotonic clock in ms for lease expiry; default `performance.now`. */
+  readonly nowMs?: () => number;
+  /** Run the lease-expiry, watch-sync and progress timers (default true; tests may drive by hand). */
+  readonly timers?: boolean;
+  readonly progressNotifyIntervalMs?: number;
+}
+
+/**
+ * An {@link EtcdBackend} over one in-process {@link MvccStore}: requests apply directly, in call
+ * order, with no replication. This member is always the leader of a one-member cluster, tracks
+ * lease expiry from an injected monotonic clock and revokes expired leases itself. It is the
+ * reference for the API tests and the single-member fast path; the Raft-backed backend gives the
+ * same answers through the log.
+ */
+export class LocalBackend implements EtcdBackend {
+  readonly store: MvccStore;
+  readonly #clusterId: bigint;
+  readonly #memberId: bigint;
+  readonly #member: MemberInfo;
+  readonly #nowMs: () => number;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #syncScheduled = false;
+  #closed = false;
+
+  constructor(options: LocalBackendOptions = {}) {
+    this.store = new MvccStore(options.limits === undefined ? {} : { limits: options.limits });
+    this.#clusterId = options.clusterId ?? 0xcdf818194e3a8c32n;
+    this.#memberId = options.memberId ?? 0x8e9e05c52164694dn;
+    this.#nowMs = options.nowMs ?? (() => performance.now());
+    this.#member = {
+      id: this.#memberId,
+      name: options.name ?? "default",
+      peerUrls: options.peerUrls ?? ["http://localhost:2380"],
+      clientUrls: options.clientUrls ?? ["http://localhost:2379"],
+      isLearner: false,
+    };
+    this.store.lessor.promote(this.#nowMs(), 0);
+    if (options.timers ?? true) {
+      const progressMs = options.progressNotifyIntervalMs ?? progressNotifyIntervalMsDefault;
+      this.#timers.push(
+        setInterval(() => this.expireLeases(), leaseExpiryIntervalMs),
+        setInterval(() => this.#syncWatchers(), watchSyncIntervalMs),
+        setInterval(() => this.store.watchHub.progressNotify(), progressMs),
+      );
+      for (const t of this.#timers) t.unref();
+    }
+  }
+
+  /** Stops the timers. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  /** Revokes every lease expired by now (the leader's expiry loop); returns how many. */
+  expireLeases(): number {
+    const ids = this.store.lessor.expired(this.#nowMs(), leaseExpiredPerPassMax);
+    for (const id of ids) this.store.leaseRevoke(id);
+    if (ids.length > 0) this.#afterWrite();
+    return ids.length;
+  }
+
+  range(req: Parameters<EtcdBackend["range"]>[0], _opts: ReadOptions) {
+    return done(this.store.range(req));
+  }
+
+  put(req: Parameters<EtcdBackend["put"]>[0]) {
+    return this.#write(this.store.put(req));
+  }
+
+  deleteRange(req: Parameters<EtcdBackend["deleteRange"]>[0]) {
+    return this.#write(this.store.deleteRange(req));
+  }
+
+  txn(req: Parameters<EtcdBackend["txn"]>[0], _opts: ReadOptions) {
+    return this.#write(this.store.txn(req));
+  }
+
+  compact(revision: Revision, _opts: { readonly physical: boolean }) {
+    return this.#write(this.store.compact(revision));
+  }
+
+  leaseGrant(req: LeaseGrantRequest) {
+    return done(this.store.leaseGrant(req));
+  }
+
+  leaseRevoke(id: LeaseId) {
+    return this.#write(this.store.leaseRevoke(id));
+  }
+
+  leaseKeepAlive(id: LeaseId) {
+    const r = this.store.leaseKeepAlive(id, this.#nowMs());
+    if (r.clearCheckpoint) this.store.leaseCheckpoint([{ id, remainingTtl: 0 }]);
+    return Promise.resolve(ok({ revision: r.revision, id: r.id, ttl: r.ttl }));
+  }
+
+  leaseTimeToLive(id: LeaseId, keys: boolean) {
+    return Promise.resolve(ok(this.store.leaseTimeToLive(id, this.#nowMs(), keys)));
+  }
+
+  leaseLeases() {
+    return Promise.resolve(ok(this.store.leaseLeases()));
+  }
+
+  watchHub(): WatchHub {
+    return this.store.watchHub;
+  }
+
+  requestWatchSync(): void {
+    if (this.#syncScheduled || this.#closed) return;
+    this.#syncScheduled = true;
+    setImmediate(() => {
+      this.#syncScheduled = false;
+      this.#syncWatchers();
+    });
+  }
+
+  header(): HeaderInfo {
+    return {
+      clusterId: this.#clusterId,
+      memberId: this.#memberId,
+      raftTerm: 1,
+      revision: this.store.currentRevision,
+    };
+  }
+
+  hasLeader(): boolean {
+    return true;
+  }
+
+  status(): Promise<BackendResult<MemberStatus>> {
+    const s = this.store;
+    return Promise.resolve(
+      ok({
+        revision: s.currentRevision,
+        version: etcdServerVersion,
+        dbSize: s.accountedBytes,
+        dbSizeInUse: s.accountedBytes,
+        dbSizeQuota: s.limits.quotaBytes,
+        leader: this.#memberId,
+        raftIndex: s.currentRevision,
+        raftTerm: 1,
+        raftAppliedIndex: s.currentRevision,
+        isLearner: false,
+        errors: s.alarms.map((a) =>
+          alarmText(a.memberId === 0 ? this.#memberId : BigInt(a.memberId), a.alarm),
+        ),
+      }),
+    );
+  }
+
+  alarm(req: AlarmRequest) {
+    return done(this.store.alarm(req));
+  }
+
+  hash(): Promise<BackendResult<HashResult>> {
+    const r = this.store.hashKv(0);
+    if (!r.ok) return done(r);
+    return Promise.resolve(ok({ revision: r.value.revision, hash: r.value.hash }));
+  }
+
+  hashKv(revision: Revision) {
+    return done(this.store.hashKv(revision));
+  }
+
+  memberList(_opts: { readonly linearizable: boolean }): Promise<BackendResult<MembershipResult>> {
+    return Promise.resolve(
+      ok({ revision: this.store.currentRevision, member: null, members: [this.#member] }),
+    );
+  }
+
+  /** The snapshot is encoded in memory at once (the store must not change while it is read). */
+  snapshot(): Promise<BackendResult<SnapshotStream>> {
+    const chunks = [...encodeSnapshot(this.store)];
+    const totalBytes = chunks.reduce((n, c) => n + c.length, 0);
+    async function* iterate(): AsyncGenerator<Uint8Array> {
+      yield* chunks;
+    }
+    return Promise.resolve(ok({ revision: this.store.currentRevision, totalBytes, chunks: iterate() }));
+  }
+
+  defragment() {
+    return Promise.resolve(ok({ revision: this.store.currentRevision }));
+  }
+
+  #write<T>(r: MvccResult<T>): Promise<BackendResult<T>> {
+    if (r.ok) this.#afterWrite();
+    return done(r);
+  }
+
+  #afterWrite(): void {
+    if (this.store.watchHub.unsyncedCount > 0) this.requestWatchSync();
+  }
+
+  #syncWatchers(): void {
+    const hub = this.store.watchHub;
+    if (hub.unsyncedCount > 0) hub.sync();
+  }
+}
+
+function ok<T>(value: T): BackendResult<T> {
+  return { ok: true, value };
+}
+
+function done<T>(r: MvccResult<T>): Promise<BackendResult<T>> {
+  return Promise.resolve(r);
+}

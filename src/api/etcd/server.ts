@@ -1,0 +1,122 @@
+import http from "node:http";
+import type { Socket } from "node:net";
+import { requestBytesMax as requestBytesMaxDefault } from "../../mvcc/limits.js";
+import type { EtcdBackend } from "./backend.js";
+import { noLeaderError } from "./errors.js";
+import { Gateway } from "./gateway.js";
+import { type CallContext, GrpcServer, type MethodDef, type StreamCall } from "./grpc/server.js";
+import { SharedPortListener } from "./listener.js";
+import { ServiceContext } from "./services/context.js";
+import { kvMethods } from "./services/kv.js";
+import { leaseMethods } from "./services/lease.js";
+import { clusterMethods, healthMethods, maintenanceMethods } from "./services/maintenance.js";
+import { watchMethods } from "./services/watch.js";
+import { grpcOverheadBytes, unknownMethodMessage } from "./unimplemented.js";
+
+/** Options of an {@link EtcdApiServer}. */
+export interface EtcdApiServerOptions {
+  readonly backend: EtcdBackend;
+  /** etcd `--max-request-bytes` (default 1.5 MiB). */
+  readonly requestBytesMax?: number;
+  /** Prometheus text for `GET /metrics`; default: a minimal process section. */
+  readonly metricsText?: () => string;
+  /** Called for unexpected handler exceptions (the call fails with INTERNAL). */
+  readonly onInternalError?: (where: string, error: unknown) => void;
+}
+
+/** Every implemented method by gRPC path. */
+export function etcdMethods(sc: ServiceContext): Record<string, MethodDef> {
+  return {
+    ...kvMethods(sc),
+    ...watchMethods(sc),
+    ...leaseMethods(sc),
+    ...maintenanceMethods(sc),
+    ...clusterMethods(sc),
+    ...healthMethods(sc),
+  };
+}
+
+/** Fails a call carrying `hasleader: true` metadata while the member knows no leader (as etcd). */
+function withLeaderCheck(def: MethodDef, backend: EtcdBackend): MethodDef {
+  const check = (ctx: CallContext): void => {
+    if (ctx.metadata.hasleader === "true" && !backend.hasLeader()) throw noLeaderError();
+  };
+  switch (def.kind) {
+    case "unary":
+      return {
+        ...def,
+        handle: async (req: unknown, ctx: CallContext) => {
+          check(ctx);
+          return def.handle(req, ctx);
+        },
+      };
+    case "serverStream":
+      return {
+        ...def,
+        handle: async (req: unknown, ctx: CallContext, send: (res: object) => Promise<void>) => {
+          check(ctx);
+          return def.handle(req, ctx, send);
+        },
+      };
+    case "bidi":
+      return {
+        ...def,
+        handle: async (call: StreamCall<unknown, object>, ctx: CallContext) => {
+          check(ctx);
+          return def.handle(call, ctx);
+        },
+      };
+  }
+}
+
+/**
+ * The etcd v3 API on one port: gRPC (HTTP/2, prior knowledge) and HTTP/1.1 (the `/v3/*` JSON
+ * gateway, `/version`, `/health`, `/metrics`) share it, as on an etcd client URL.
+ */
+export class EtcdApiServer {
+  readonly grpc: GrpcServer;
+  readonly gateway: Gateway;
+  readonly #http1: http.Server;
+  readonly #listener: SharedPortListener;
+  #port = 0;
+
+  constructor(options: EtcdApiServerOptions) {
+    const requestBytesMax = options.requestBytesMax ?? requestBytesMaxDefault;
+    const sc = new ServiceContext(options.backend, requestBytesMax);
+    this.grpc = new GrpcServer({
+      receiveMessageBytesMax: requestBytesMax + grpcOverheadBytes,
+      unknownMethodMessage,
+      ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
+    });
+    for (const [path, def] of Object.entries(etcdMethods(sc))) {
+      this.grpc.register(path, withLeaderCheck(def, options.backend));
+    }
+    this.gateway = new Gateway(this.grpc, sc, options.metricsText);
+    this.#http1 = http.createServer((req, res) => this.gateway.handle(req, res));
+    this.#listener = new SharedPortListener({
+      http2: (socket: Socket) => this.grpc.handleConnection(socket),
+      http1: (socket: Socket) => this.#http1.emit("connection", socket),
+    });
+  }
+
+  /** The bound port (after {@link listen}). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Listens on `host:port` (0 = any free port) and resolves with the bound port. */
+  async listen(port: number, host = "127.0.0.1"): Promise<number> {
+    this.#port = await this.#listener.listen(port, host);
+    return this.#port;
+  }
+
+  /** Stops accepting, ends every call (streams get UNAVAILABLE) and closes every connection. */
+  async close(): Promise<void> {
+    const listening = this.#listener.close();
+    this.gateway.close();
+    await this.grpc.close();
+    this.#http1.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http1.close(() => resolve()));
+    await listening;
+  }
+}

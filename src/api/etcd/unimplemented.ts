@@ -1,0 +1,49 @@
+/** Limits and the methods Synod leaves unimplemented, shared by the gRPC server and the gateway. */
+
+/** gRPC framing allowance on top of `--max-request-bytes` for the receive limit (etcd: 512 KiB). */
+export const grpcOverheadBytes = 512 * 1024;
+
+/**
+ * etcd methods that Synod does not implement; each answers UNIMPLEMENTED with this text (and is
+ * listed in docs/etcd-api.md).
+ */
+export const unimplementedMethods: readonly string[] = [
+  "/etcdserverpb.Maintenance/Downgrade",
+  ...[
+    "AuthEnable",
+    "AuthDisable",
+    "AuthStatus",
+    "Authenticate",
+    "UserAdd",
+    "UserGet",
+    "UserList",
+    "UserDelete",
+    "UserChangePassword",
+    "UserGrantRole",
+    "UserRevokeRole",
+    "RoleAdd",
+    "RoleGet",
+    "RoleList",
+    "RoleDelete",
+    "RoleGrantPermission",
+    "RoleRevokePermission",
+  ].map((m) => `/etcdserverpb.Auth/${m}`),
+  "/v3lockpb.Lock/Lock",
+  "/v3lockpb.Lock/Unlock",
+  ...["Campaign", "Proclaim", "Leader", "Observe", "Resign"].map((m) => `/v3electionpb.Election/${m}`),
+];
+
+/** The message for a path no handler serves (grpc-go's wording for unknown ones). */
+export function unknownMethodMessage(path: string): string {
+  if (unimplementedMethods.includes(path)) return `synod: ${path.slice(1)} is not implemented`;
+  const [service = "", method = ""] = path.slice(1).split("/");
+  const known = ["etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Cluster"];
+  if (
+    known.includes(service) ||
+    service === "etcdserverpb.Maintenance" ||
+    service === "grpc.health.v1.Health"
+  ) {
+    return `unknown method ${method} for service ${service}`;
+  }
+  return `unknown service ${service}`;
+}
