@@ -162,7 +162,9 @@ export function parseHttpUrl(text: string, use: UrlUse): Parsed<HttpUrl> {
   const bracketed = rawHost.startsWith("[");
   const host = bracketed ? rawHost.slice(1, -1) : rawHost;
   if (host === "") return bad(`'${text}' has no host`);
-  if (bracketed ? !isIpLiteral(host) || !host.includes(":") : !(ipv4.test(host) || hostName.test(host))) {
+  // A dotted all-digit name that is not a valid IPv4 address (1.2.3.999) is a typo, not a host name.
+  const plausibleName = hostName.test(host) && !/^[0-9.]+$/.test(host);
+  if (bracketed ? !isIpLiteral(host) || !host.includes(":") : !(ipv4.test(host) || plausibleName)) {
     return bad(`'${text}' has an invalid host '${rawHost}'`);
   }
   if (rawPort === undefined || rawPort === "") return bad(`'${text}' has no port; write http://host:port`);
@@ -170,7 +172,7 @@ export function parseHttpUrl(text: string, use: UrlUse): Parsed<HttpUrl> {
     return bad(`'${text}' has an invalid port '${rawPort}' (0-65535)`);
   }
   const port = Number(rawPort);
-  if (use === "listen" && host !== "localhost" && !isIpLiteral(host)) {
+  if (use === "listen" && host.toLowerCase() !== "localhost" && !isIpLiteral(host)) {
     return bad(`'${text}' must name an IP address (or localhost) to listen on, not the host name '${host}'`);
   }
   if (use === "advertise" && port === 0) return bad(`'${text}' must advertise a real port, not 0`);
