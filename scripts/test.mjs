@@ -20,7 +20,9 @@ if (files.length === 0) {
   console.error(`no test files found under dist/test (filter '${filter}'); run 'npm run build' first`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", ...process.argv.slice(2), ...files], {
+// A per-test timeout turns a hang into a failure with a name, instead of a stalled CI run.
+const timeout = "--test-timeout=300000";
+const result = spawnSync(process.execPath, ["--test", timeout, ...process.argv.slice(2), ...files], {
   stdio: "inherit",
 });
 process.exit(result.status ?? 1);
