@@ -1,6 +1,8 @@
 // Tests of the etcd-compatible configuration layer: flag syntax, sources and precedence, config
 // files, validation messages, the etcd flag table and the generated help.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { type LoadConfigResult, loadConfig, type ServerConfig } from "../../src/server/config.js";
 import { type FlagSpec, flagSpecs, isCommandLineFlag } from "../../src/server/configflags.js";
@@ -792,4 +794,18 @@ test("helpText: lists every flag with its default and what Synod does with it", 
   assert.match(help, /--data-dir '\.\/data'\n.*\n.*etcd's default: '\$\{name\}\.etcd'/);
   assert.match(help, /SYNOD_DATA_DIR for --data-dir/);
   assert.match(help, /synod -h \| --help/);
+});
+
+test("docs/configuration.md: the flag table lists every flag with the status the code gives it", () => {
+  // Proves the documentation cannot drift from the table that drives parsing and --help.
+  const doc = readFileSync(join(process.cwd(), "docs/configuration.md"), "utf8");
+  for (const spec of flagSpecs) {
+    const cell = spec.kind === "section" ? `\`${spec.name}:\`` : `\`--${spec.name}\``;
+    const rows = doc
+      .split("\n")
+      .filter((line) => line.startsWith(`| ${cell} `) && /\| (honoured|accepted, ignored): /.test(line));
+    assert.equal(rows.length, 1, `one flag-table row for ${cell}`);
+    const status = spec.support.status === "honoured" ? "| honoured: " : "| accepted, ignored: ";
+    assert.ok(rows[0]?.includes(status), `${cell}: ${rows[0]}`);
+  }
 });
