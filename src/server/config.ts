@@ -159,6 +159,16 @@ function typedInteger(v: RawValue, signed: boolean): Parsed<Typed> {
   return typeof v === "string" ? parseInteger(v, signed) : fail("must be an integer");
 }
 
+/**
+ * YAML 1.1 boolean words. etcd reads config files with a YAML 1.1 library, so `auto-tls: yes`
+ * is true there; the `yaml` package reads YAML 1.2, where these are plain text.
+ */
+const yaml11Bools = new Map<string, boolean>(
+  ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON"]
+    .map((w): [string, boolean] => [w, true])
+    .concat(["n", "N", "no", "No", "NO", "off", "Off", "OFF"].map((w): [string, boolean] => [w, false])),
+);
+
 /** Checks a raw value against its flag's kind (durations in files may be nanoseconds, as in etcd). */
 function typedValue(s: RawSetting): Parsed<Typed> {
   const v = s.value;
@@ -169,6 +179,9 @@ function typedValue(s: RawSetting): Parsed<Typed> {
     }
     case FlagKind.bool:
       if (typeof v === "boolean") return { ok: true, value: v };
+      if (typeof v === "string" && s.origin.kind === "file" && yaml11Bools.has(v)) {
+        return { ok: true, value: yaml11Bools.get(v) === true };
+      }
       return typeof v === "string" ? parseBool(v) : fail("must be true or false");
     case FlagKind.uint:
       return typedInteger(v, false);
@@ -221,6 +234,10 @@ class Settings {
   }
   has(name: string): boolean {
     return this.#values.has(name);
+  }
+  /** Where the setting came from; undefined when it was not set. */
+  origin(name: string): "flag" | "env" | "file" | undefined {
+    return this.#values.get(name)?.setting.origin.kind;
   }
   label(name: string): string {
     const r = this.#values.get(name);
@@ -408,7 +425,12 @@ function resolveUrls(s: Settings, problems: Problems): UrlSettings {
     return v;
   };
   const listenClientUrls = required("listen-client-urls", defaultClientUrl);
-  if (s.has("listen-client-urls") && !s.has("advertise-client-urls")) {
+  // etcd applies this rule to flags and environment variables only; a config file keeps the default.
+  if (
+    s.origin("listen-client-urls") !== "file" &&
+    s.has("listen-client-urls") &&
+    !s.has("advertise-client-urls")
+  ) {
     problems.error(
       `--advertise-client-urls is required when ${s.label("listen-client-urls")} is set: clients need a URL they can reach`,
     );

@@ -419,6 +419,19 @@ test("loadConfig: a JSON config file, and durations in nanoseconds as etcd write
   assert.equal(r.warnings.length, 2);
   // The same JSON text is also valid YAML.
   assert.equal(config(["--config-file=/c.yaml"], {}, { "/c.yaml": json }).name, "j");
+  // YAML 1.1 boolean words, which etcd's YAML reader accepts, are booleans in a YAML file.
+  assert.equal(config(["--config-file=/y.yaml"], {}, { "/y.yaml": "debug: yes\n" }).logLevel, "debug");
+  assert.equal(
+    config(["--config-file=/y.yaml"], {}, { "/y.yaml": "debug: off\nlog-level: warn\n" }).logLevel,
+    "warn",
+  );
+  // As in etcd, listen-client-urls from a file without advertise-client-urls keeps the default advertised URL.
+  const listenOnly = config(
+    ["--config-file=/l.yaml"],
+    {},
+    { "/l.yaml": "listen-client-urls: http://0.0.0.0:2379\n" },
+  );
+  assert.deepEqual(listenOnly.advertiseClientUrls, [url("127.0.0.1", 2379)]);
   // An empty file sets nothing.
   assert.equal(config(["--config-file=/e.yaml"], {}, { "/e.yaml": "# nothing\n" }).name, "default");
 });
@@ -593,6 +606,11 @@ test("loadConfig: every validation error names the setting and the value", () =>
       ["--listen-client-urls=http://0.0.0.0:2379"],
       {},
       "--advertise-client-urls is required when --listen-client-urls is set",
+    ],
+    [
+      [],
+      { ETCD_LISTEN_CLIENT_URLS: "http://0.0.0.0:2379" },
+      "--advertise-client-urls is required when ETCD_LISTEN_CLIENT_URLS (--listen-client-urls) is set",
     ],
     [
       ["--listen-peer-urls=http://127.0.0.1:2379"],
