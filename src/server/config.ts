@@ -7,6 +7,7 @@
  * ignores flags and environment variables when a config file is given; Synod layers them.)
  */
 import { assert } from "../lib/assert.js";
+import { defaultLimits } from "../mvcc/mod.js";
 import { FlagKind, flagSpecs } from "./configflags.js";
 import {
   type RawSetting,
@@ -41,12 +42,14 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export const electionTimeoutMsMax = 50_000;
 /** `--election-timeout` must be at least this many heartbeats (etcd's rule). */
 export const electionHeartbeatsMin = 5;
-/** Default storage quota, used for `--quota-backend-bytes=0`: 2 GiB, as etcd. */
-export const quotaBackendBytesDefault = 2 * 1024 * 1024 * 1024;
+/** Default storage quota, used for `--quota-backend-bytes=0`: 2 GiB, as etcd (the MVCC default). */
+export const quotaBackendBytesDefault = defaultLimits.quotaBytes;
 /** Quota above which a warning is printed (etcd's suggested maximum): 8 GiB. */
 export const quotaBackendBytesWarn = 8 * 1024 * 1024 * 1024;
-/** Default `--max-request-bytes`: 1.5 MiB, as etcd. */
-export const maxRequestBytesDefault = 1.5 * 1024 * 1024;
+/** Default `--max-request-bytes`: 1.5 MiB, as etcd (the MVCC default). */
+export const maxRequestBytesDefault = defaultLimits.requestBytesMax;
+/** Default `--max-txn-ops`: 128, as etcd (the MVCC default). */
+export const maxTxnOpsDefault = defaultLimits.txnOpsMax;
 /** Above this `--max-request-bytes` draws a warning (etcd's recommended maximum): 10 MiB. */
 export const maxRequestBytesWarn = 10 * 1024 * 1024;
 /**
@@ -567,7 +570,7 @@ function resolveLimits(s: Settings, problems: Problems): LimitSettings | null {
       `${mrb} (${maxRequestBytes}) must not exceed the storage quota ${s.label("quota-backend-bytes")} (${quotaBackendBytes})`,
     );
   }
-  const maxTxnOps = s.number("max-txn-ops", 128);
+  const maxTxnOps = s.number("max-txn-ops", maxTxnOpsDefault);
   if (maxTxnOps === 0) problems.error(`${s.label("max-txn-ops")} must be a positive integer, got 0`);
   if (problems.errors.length > before) return null;
   return { snapshotCount, quotaBackendBytes, maxRequestBytes, maxTxnOps };
