@@ -34,6 +34,17 @@ import { type ServiceContext, unwrap } from "./context.js";
 
 /** Largest blob in one Snapshot response (etcd: 32 KiB). */
 export const snapshotBlobBytesMax = 32 * 1024;
+/**
+ * The snapshot payload is zero-padded to a multiple of this many bytes before the SHA-256 is
+ * appended: etcdctl's `snapshot save` checks that the file minus the hash is whole 512-byte pages
+ * (a bbolt file always is) before it verifies the hash.
+ */
+export const snapshotPadBytes = 512;
+
+/** `n` rounded up to a multiple of {@link snapshotPadBytes}. */
+export function paddedSnapshotBytes(n: number): number {
+  return Math.ceil(n / snapshotPadBytes) * snapshotPadBytes;
+}
 
 function memberMsg(m: MemberInfo): MemberMsg {
   return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
@@ -131,17 +142,26 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
         const snap = unwrap(await b.snapshot());
         const header = sc.header(snap.revision);
         const sha = createHash("sha256");
+        const total = snap.totalBytes === null ? null : paddedSnapshotBytes(snap.totalBytes);
         let sent = 0;
+        const sendBlob = async (blob: Uint8Array): Promise<void> => {
+          sha.update(blob);
+          sent += blob.length;
+          await send({
+            header,
+            remainingBytes: total === null ? 0 : total - sent,
+            blob,
+            version: etcdServerVersion,
+          });
+        };
         for await (const chunk of snap.chunks) {
           for (let at = 0; at < chunk.length; at += snapshotBlobBytesMax) {
             if (ctx.signal.aborted) return;
-            const blob = chunk.subarray(at, Math.min(chunk.length, at + snapshotBlobBytesMax));
-            sha.update(blob);
-            sent += blob.length;
-            const remaining = snap.totalBytes === null ? 0 : snap.totalBytes - sent;
-            await send({ header, remainingBytes: remaining, blob, version: etcdServerVersion });
+            await sendBlob(chunk.subarray(at, Math.min(chunk.length, at + snapshotBlobBytesMax)));
           }
         }
+        const pad = paddedSnapshotBytes(sent) - sent;
+        if (pad > 0) await sendBlob(new Uint8Array(pad));
         // As etcd, the last message carries the SHA-256 of everything sent before it.
         await send({ header, remainingBytes: 0, blob: sha.digest(), version: etcdServerVersion });
       },
