@@ -249,7 +249,7 @@ export class PeerTransport {
       const peer = this.#peers.get(m.to);
       const problem = messageProblem(m);
       if (problem !== null || m.to === this.#opts.memberId || peer === undefined) {
-        this.#drop(m, problem, peer === undefined);
+        this.#drop(m, problem);
         if (m.type === MessageType.snap) snapshotsFailed.push(m.to);
         continue;
       }
@@ -270,12 +270,14 @@ export class PeerTransport {
     });
   }
 
-  #drop(m: Message, problem: string | null, unknown: boolean): void {
-    if (problem !== null)
+  #drop(m: Message, problem: string | null): void {
+    if (problem !== null) {
       this.#logger.warn("peer transport: dropped a message", { to: m.to, reason: problem });
-    else if (unknown)
+    } else if (m.to === this.#opts.memberId) {
+      this.#logger.warn("peer transport: dropped a message addressed to this member", { type: m.type });
+    } else {
       this.#logger.debug("peer transport: dropped a message to an unknown peer", { to: m.to, type: m.type });
-    else this.#logger.warn("peer transport: dropped a message addressed to this member", { type: m.type });
+    }
   }
 
   /** Stops listening and closes every stream; no callback is called afterwards. Idempotent. */
