@@ -104,7 +104,7 @@ test('gateway: /v3/watch streams one {"result": …} JSON object per line', asyn
     await waitFor(() => lines().length === 2, 3000, "event");
     const [created, event] = lines().map((l) => JSON.parse(l) as { result: Record<string, unknown> });
     assert.equal(created?.result.created, true);
-    assert.deepEqual((event?.result.events as unknown[])[0], {
+    assert.deepEqual(((event?.result.events ?? []) as unknown[])[0], {
       kv: { key: b64("w"), create_revision: "6", mod_revision: "6", version: "1", value: b64("1") },
     });
   } finally {
