@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `synod`: a drop-in for the etcd binary. Parses etcd's flags (and SYNOD_*/ETCD_* variables and a
+// config file), starts one member, and stops gracefully on SIGTERM/SIGINT.
+import { readFileSync } from "node:fs";
+import { jsonLogger } from "../server/log.js";
+import { startServer } from "../server/server.js";
+import { parseCommandLine } from "./flags.js";
+
+const synodVersion = "0.1.0";
+
+async function main(): Promise<number> {
+  const cmd = parseCommandLine(process.argv.slice(2), process.env, (p) => readFileSync(p, "utf8"), {
+    synodVersion,
+    nodeVersion: process.version,
+    platform: process.platform,
+    arch: process.arch,
+  });
+  switch (cmd.kind) {
+    case "help":
+    case "version":
+      process.stdout.write(cmd.text.endsWith("\n") ? cmd.text : `${cmd.text}\n`);
+      return 0;
+    case "error":
+      process.stderr.write(`synod: ${cmd.message}\n`);
+      return cmd.exitCode;
+    case "serve":
+      break;
+  }
+  const config = cmd.config;
+  const logger = jsonLogger(config.logLevel === "error" ? "warn" : config.logLevel, { member: config.name });
+  for (const w of cmd.warnings) logger.warn(w);
+  const server = await startServer(config, logger);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info("server: shutting down", { signal });
+      server.stop().then(resolve, (e) => {
+        logger.warn("server: shutdown failed", { error: String(e) });
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`synod: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,397 @@
+import type {
+  MemberInfo as ApiMemberInfo,
+  BackendFailure,
+  BackendResult,
+  EtcdBackend,
+  HashResult,
+  HeaderInfo,
+  MemberStatus,
+  MembershipResult,
+  ReadOptions,
+  SnapshotStream,
+} from "../api/etcd/backend.js";
+import { EtcdServerErrorCode } from "../api/etcd/backend.js";
+import { alarmText, etcdServerVersion } from "../api/etcd/version.js";
+import { ErrorCode, SynodError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import {
+  type AlarmRequest,
+  type Command,
+  type CommandResponse,
+  type DeleteRangeRequest,
+  encodeSnapshot,
+  type LeaseGrantRequest,
+  type LeaseId,
+  type LeaseKeepAliveResponse,
+  type LeaseTimeToLiveResponse,
+  type PutRequest,
+  type RangeRequest,
+  type Revision,
+  type TxnRequest,
+  type WatchHub,
+} from "../mvcc/mod.js";
+import { ConfChangeType, NONE } from "../raft/types.js";
+import type { MemberInfo } from "./envelope.js";
+import { memberIdOf } from "./ids.js";
+import type { Member } from "./member.js";
+
+/** Interval of the watch catch-up loop while watchers are unsynced (etcd: 100 ms). */
+const watchSyncIntervalMs = 100;
+/** Watch progress notifications (etcd: every 10 minutes). */
+const progressNotifyIntervalMs = 10 * 60 * 1000;
+/** How long a forwarded lease request may take. */
+const forwardTimeoutMs = 5000;
+
+/** Options of a {@link RaftBackend}. */
+export interface RaftBackendOptions {
+  readonly clusterId: bigint;
+  readonly clusterToken: string;
+  readonly logger: Logger;
+}
+
+/**
+ * The etcd API's backend on a Raft {@link Member}: writes are proposed through the log and
+ * answered once applied here; linearizable reads wait for a ReadIndex round, serializable ones
+ * read this member's state; lease keep-alives and time-to-live are answered by the leader
+ * (followers forward them to the leader's client URL, as etcd does).
+ */
+export class RaftBackend implements EtcdBackend {
+  readonly member: Member;
+  readonly #clusterId: bigint;
+  readonly #token: string;
+  readonly #logger: Logger;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #syncScheduled = false;
+  #closed = false;
+
+  constructor(member: Member, options: RaftBackendOptions) {
+    this.member = member;
+    this.#clusterId = options.clusterId;
+    this.#token = options.clusterToken;
+    this.#logger = options.logger;
+    this.#timers.push(
+      setInterval(() => this.#syncWatchers(), watchSyncIntervalMs),
+      setInterval(() => this.member.store.watchHub.progressNotify(), progressNotifyIntervalMs),
+    );
+    for (const t of this.#timers) t.unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  // ------------------------------------------------------------------ KV
+
+  async range(req: RangeRequest, opts: ReadOptions) {
+    const barrier = await this.#readBarrier(opts);
+    if (barrier !== null) return barrier;
+    return this.member.store.range(req);
+  }
+
+  put(req: PutRequest) {
+    return this.#write({ type: "put", request: req }, "put");
+  }
+
+  deleteRange(req: DeleteRangeRequest) {
+    return this.#write({ type: "deleteRange", request: req }, "deleteRange");
+  }
+
+  async txn(req: TxnRequest, opts: ReadOptions) {
+    if (readOnlyTxn(req)) {
+      const barrier = await this.#readBarrier(opts);
+      if (barrier !== null) return barrier;
+      return this.member.store.txn(req);
+    }
+    return this.#write({ type: "txn", request: req }, "txn");
+  }
+
+  compact(revision: Revision, _opts: { readonly physical: boolean }) {
+    return this.#write({ type: "compact", revision }, "compact");
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  leaseGrant(req: LeaseGrantRequest) {
+    return this.#write({ type: "leaseGrant", request: req }, "leaseGrant");
+  }
+
+  leaseRevoke(id: LeaseId) {
+    return this.#write({ type: "leaseRevoke", id }, "leaseRevoke");
+  }
+
+  async leaseKeepAlive(id: LeaseId): Promise<BackendResult<LeaseKeepAliveResponse>> {
+    if (this.member.isLeader) {
+      const r = this.member.store.leaseKeepAlive(id, nowMs());
+      return ok({ revision: r.revision, id: r.id, ttl: r.ttl });
+    }
+    const res = await this.#forward("/v3/lease/keepalive", { ID: String(id) });
+    if (!res.ok) return res;
+    const r = (res.value as { result?: { ID?: string; TTL?: string } }).result ?? {};
+    return ok({ revision: this.member.store.currentRevision, id, ttl: Number(r.TTL ?? 0) });
+  }
+
+  async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<BackendResult<LeaseTimeToLiveResponse>> {
+    if (this.member.isLeader) return ok(this.member.store.leaseTimeToLive(id, nowMs(), keys));
+    const res = await this.#forward("/v3/lease/timetolive", { ID: String(id), keys });
+    if (!res.ok) return res;
+    const r = res.value as { TTL?: string; grantedTTL?: string; keys?: string[] };
+    const local = this.member.store.leaseTimeToLive(id, nowMs(), keys);
+    return ok({ ...local, ttl: Number(r.TTL ?? -1), grantedTtl: Number(r.grantedTTL ?? 0) });
+  }
+
+  leaseLeases() {
+    return Promise.resolve(ok(this.member.store.leaseLeases()));
+  }
+
+  // ------------------------------------------------------------------ watch
+
+  watchHub(): WatchHub {
+    return this.member.store.watchHub;
+  }
+
+  requestWatchSync(): void {
+    if (this.#syncScheduled || this.#closed) return;
+    this.#syncScheduled = true;
+    setImmediate(() => {
+      this.#syncScheduled = false;
+      this.#syncWatchers();
+    });
+  }
+
+  #syncWatchers(): void {
+    const hub = this.member.store.watchHub;
+    if (hub.unsyncedCount > 0) hub.sync();
+  }
+
+  // ------------------------------------------------------------------ maintenance and cluster
+
+  header(): HeaderInfo {
+    return {
+      clusterId: this.#clusterId,
+      memberId: BigInt(this.member.id),
+      raftTerm: this.member.raftTerm,
+      revision: this.member.store.currentRevision,
+    };
+  }
+
+  hasLeader(): boolean {
+    return this.member.leaderId !== NONE;
+  }
+
+  status(): Promise<BackendResult<MemberStatus>> {
+    const s = this.member.store;
+    const self = this.member.members().find((m) => m.id === this.member.id);
+    return Promise.resolve(
+      ok({
+        revision: s.currentRevision,
+        version: etcdServerVersion,
+        dbSize: s.accountedBytes,
+        dbSizeInUse: s.accountedBytes,
+        dbSizeQuota: s.limits.quotaBytes,
+        leader: BigInt(this.member.leaderId),
+        raftIndex: this.member.commitIndex,
+        raftTerm: this.member.raftTerm,
+        raftAppliedIndex: this.member.appliedIndex,
+        isLearner: self?.isLearner ?? false,
+        errors: s.alarms.map((a) =>
+          alarmText(BigInt(a.memberId === 0 ? this.member.id : a.memberId), a.alarm),
+        ),
+      }),
+    );
+  }
+
+  alarm(req: AlarmRequest) {
+    if (req.action === "get") return Promise.resolve(this.member.store.alarm(req));
+    return this.#write({ type: "alarm", request: req }, "alarm");
+  }
+
+  hash(): Promise<BackendResult<HashResult>> {
+    const r = this.member.store.hashKv(0);
+    if (!r.ok) return Promise.resolve(r);
+    return Promise.resolve(ok({ revision: r.value.revision, hash: r.value.hash }));
+  }
+
+  hashKv(revision: Revision) {
+    return Promise.resolve(this.member.store.hashKv(revision));
+  }
+
+  async memberList(opts: { readonly linearizable: boolean }): Promise<BackendResult<MembershipResult>> {
+    if (opts.linearizable) {
+      const barrier = await this.#readBarrier({ serializable: false });
+      if (barrier !== null) return barrier;
+    }
+    return ok(this.#membership(null));
+  }
+
+  snapshot(): Promise<BackendResult<SnapshotStream>> {
+    const chunks = [...encodeSnapshot(this.member.store)];
+    const totalBytes = chunks.reduce((n, c) => n + c.length, 0);
+    async function* iterate(): AsyncGenerator<Uint8Array> {
+      yield* chunks;
+    }
+    return Promise.resolve(
+      ok({ revision: this.member.store.currentRevision, totalBytes, chunks: iterate() }),
+    );
+  }
+
+  defragment() {
+    return Promise.resolve(ok({ revision: this.member.store.currentRevision }));
+  }
+
+  async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<BackendResult<MembershipResult>> {
+    const id = memberIdOf(peerUrls, `${this.#token}/${Date.now()}`);
+    if (this.member.members().some((m) => m.peerUrls.some((u) => peerUrls.includes(u)))) {
+      return fail(EtcdServerErrorCode.peerUrlExists, `peer URL already used: ${peerUrls.join(",")}`);
+    }
+    const info: MemberInfo = { id, name: "", peerUrls, clientUrls: [], isLearner };
+    const type = isLearner ? ConfChangeType.addLearner : ConfChangeType.addNode;
+    const r = await this.#change([{ type, nodeId: id }], [info]);
+    return r.ok ? ok(this.#membership(id)) : r;
+  }
+
+  async memberRemove(id: bigint): Promise<BackendResult<MembershipResult>> {
+    const nodeId = Number(id);
+    if (!this.member.members().some((m) => m.id === nodeId)) {
+      return fail(EtcdServerErrorCode.memberNotFound, `member ${id.toString(16)} not found`);
+    }
+    const r = await this.#change([{ type: ConfChangeType.removeNode, nodeId }], []);
+    return r.ok ? ok(this.#membership(null)) : r;
+  }
+
+  async memberPromote(id: bigint): Promise<BackendResult<MembershipResult>> {
+    const nodeId = Number(id);
+    const m = this.member.members().find((x) => x.id === nodeId);
+    if (m === undefined)
+      return fail(EtcdServerErrorCode.memberNotFound, `member ${id.toString(16)} not found`);
+    if (!m.isLearner)
+      return fail(EtcdServerErrorCode.memberNotLearner, `member ${id.toString(16)} is not a learner`);
+    const r = await this.#change([{ type: ConfChangeType.addNode, nodeId }], [{ ...m, isLearner: false }]);
+    return r.ok ? ok(this.#membership(nodeId)) : r;
+  }
+
+  async moveLeader(targetId: bigint): Promise<BackendResult<{ readonly revision: Revision }>> {
+    if (!this.member.isLeader) return fail(EtcdServerErrorCode.notLeader, "this member is not the leader");
+    const to = Number(targetId);
+    const res = this.member.transferLeadership(to);
+    if (!res.ok) return fail(EtcdServerErrorCode.badLeaderTransferee, res.detail);
+    const deadline = Date.now() + 5000;
+    while (this.member.leaderId !== to) {
+      if (Date.now() > deadline) return fail(EtcdServerErrorCode.timeout, "leadership transfer timed out");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return ok({ revision: this.member.store.currentRevision });
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  async #change(
+    changes: Parameters<Member["changeMembership"]>[0],
+    infos: readonly MemberInfo[],
+  ): Promise<BackendResult<void>> {
+    try {
+      await this.member.changeMembership(changes, infos);
+      return ok(undefined);
+    } catch (e) {
+      return failureOf(e);
+    }
+  }
+
+  #membership(id: number | null): MembershipResult {
+    const members = this.member.members().map(apiMember);
+    return {
+      revision: this.member.store.currentRevision,
+      member: id === null ? null : (members.find((m) => m.id === BigInt(id)) ?? null),
+      members,
+    };
+  }
+
+  async #readBarrier(opts: ReadOptions): Promise<BackendResult<never> | null> {
+    if (opts.serializable) return null;
+    try {
+      await this.member.linearizableRead();
+      return null;
+    } catch (e) {
+      return failureOf(e);
+    }
+  }
+
+  async #write<K extends CommandResponse["type"]>(
+    command: Command,
+    type: K,
+  ): Promise<BackendResult<ResponseOf<K>>> {
+    try {
+      const r = await this.member.propose(command);
+      if (!r.ok) return r;
+      if (this.member.store.watchHub.unsyncedCount > 0) this.requestWatchSync();
+      const v = r.value;
+      if (v.type !== type) throw new Error(`command ${type} answered as ${v.type}`);
+      const response = (v as Extract<CommandResponse, { type: K }>).response as ResponseOf<K>;
+      return { ok: true, value: response };
+    } catch (e) {
+      return failureOf(e);
+    }
+  }
+
+  /** Sends a lease request to the leader's client URL (etcd forwards these to the leader). */
+  async #forward(path: string, body: unknown): Promise<BackendResult<unknown>> {
+    const leader = this.member.members().find((m) => m.id === this.member.leaderId);
+    const url = leader?.clientUrls[0];
+    if (leader === undefined || url === undefined) return fail(ErrorCode.noLeader, "no leader to forward to");
+    try {
+      const res = await fetch(new URL(path, url), {
+        method: "POST",
+        body: JSON.stringify(body),
+        headers: { "content-type": "application/json" },
+        signal: AbortSignal.timeout(forwardTimeoutMs),
+      });
+      const text = await res.text();
+      const first = text.split("\n").find((l) => l.trim().length > 0) ?? "{}";
+      return ok(JSON.parse(first) as unknown);
+    } catch (e) {
+      this.#logger.warn("server: forwarding a lease request to the leader failed", {
+        path,
+        error: String(e),
+      });
+      return fail(EtcdServerErrorCode.timeoutDueToConnectionLost, `leader unreachable: ${String(e)}`);
+    }
+  }
+}
+
+/** The response carried by a command response of type `K`. */
+type ResponseOf<K extends CommandResponse["type"]> = Extract<CommandResponse, { type: K }>["response"];
+
+function apiMember(m: MemberInfo): ApiMemberInfo {
+  return {
+    id: BigInt(m.id),
+    name: m.name,
+    peerUrls: m.peerUrls,
+    clientUrls: m.clientUrls,
+    isLearner: m.isLearner,
+  };
+}
+
+/** Whether a txn only reads (every operation in every branch, nested ones too, is a range). */
+function readOnlyTxn(req: TxnRequest): boolean {
+  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
+  return ops.every(
+    (op) => op.type === "range" || op.type === "empty" || (op.type === "txn" && readOnlyTxn(op.request)),
+  );
+}
+
+function ok<T>(value: T): BackendResult<T> {
+  return { ok: true, value };
+}
+
+function fail(code: BackendFailure["code"], detail: string): { ok: false; error: BackendFailure } {
+  return { ok: false, error: { code, detail } };
+}
+
+function failureOf(e: unknown): { ok: false; error: BackendFailure } {
+  if (e instanceof SynodError) return fail(e.code, e.message);
+  throw e;
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
