@@ -55,5 +55,6 @@ export {
   snapshotBytesMaxDefault,
   snapshotChunkBytesDefault,
   snapshotsQueuedMaxDefault,
+  writeStallTimeoutMsDefault,
 } from "./transport.js";
 export { type PeerAddress, parsePeerUrl } from "./url.js";

@@ -31,6 +31,7 @@ export interface OutboundLimits {
   readonly snapshotAckTimeoutMs: number;
   readonly frameBytesMax: number;
   readonly dialTimeoutMs: number;
+  readonly writeStallTimeoutMs: number;
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
 }
@@ -99,6 +100,8 @@ export class OutboundPeer {
   /** The dial timeout while connecting, the redial timer while backing off. */
   #timer: NodeJS.Timeout | null = null;
   #ackTimer: NodeJS.Timeout | null = null;
+  /** Runs while the socket waits for a drain. */
+  #stallTimer: NodeJS.Timeout | null = null;
   #flush: NodeJS.Immediate | null = null;
   #attempt = 0;
   #lastProblem = "";
@@ -246,7 +249,10 @@ export class OutboundPeer {
       if (failure !== null) this.#lost(socket, `malformed data from the peer: ${failure}`);
     });
     socket.on("drain", () => {
-      if (socket === this.#socket) this.#write(socket);
+      if (socket !== this.#socket) return;
+      if (this.#stallTimer !== null) clearTimeout(this.#stallTimer);
+      this.#stallTimer = null;
+      this.#write(socket);
     });
     socket.on("error", (err) => this.#lost(socket, err.message));
     socket.on("close", () => this.#lost(socket, "the connection closed"));
@@ -323,6 +329,11 @@ export class OutboundPeer {
     if (this.#state !== "ready" || socket.writableNeedDrain) return;
     if (this.#queue.length > 0) this.#writeQueue(socket);
     while (socket === this.#socket && !socket.writableNeedDrain && this.#writeSnapshotStep(socket)) {}
+    // The socket is full: if the peer reads nothing for writeStallTimeoutMs, give up on it.
+    if (socket === this.#socket && socket.writableNeedDrain && this.#stallTimer === null) {
+      const ms = this.#host.limits.writeStallTimeoutMs;
+      this.#stallTimer = setTimeout(() => this.#lost(socket, `the peer read nothing for ${ms} ms`), ms);
+    }
   }
 
   #writeQueue(socket: Socket): void {
@@ -438,9 +449,9 @@ export class OutboundPeer {
   }
 
   #clearTimers(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    for (const t of [this.#timer, this.#ackTimer, this.#stallTimer]) if (t !== null) clearTimeout(t);
     this.#timer = null;
     this.#ackTimer = null;
+    this.#stallTimer = null;
   }
 }

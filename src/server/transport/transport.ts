@@ -37,6 +37,11 @@ export const snapshotsQueuedMaxDefault = 2;
 export const snapshotAckTimeoutMsDefault = 30_000;
 /** Default time to connect to a peer and complete the handshake. */
 export const dialTimeoutMsDefault = 2000;
+/**
+ * Default time a peer may leave a full socket unread before its connection is reset (etcd's
+ * ConnWriteTimeout): the socket's buffered bytes are dropped and the peer is redialed.
+ */
+export const writeStallTimeoutMsDefault = 5000;
 /** Default time an accepted connection has to send its hello. */
 export const handshakeTimeoutMsDefault = 5000;
 /** Default first redial delay (before jitter); it doubles per failed attempt. */
@@ -78,6 +83,8 @@ export interface PeerTransportOptions {
   readonly frameBytesMax?: number;
   /** Time to connect and complete the handshake. Default 2 s. */
   readonly dialTimeoutMs?: number;
+  /** Time a peer may leave a full socket unread before the connection is reset. Default 5 s. */
+  readonly writeStallTimeoutMs?: number;
   /** Time an accepted connection has to send its hello. Default 5 s. */
   readonly handshakeTimeoutMs?: number;
   /** First redial delay; doubles per failure. Default 50 ms. */
@@ -418,6 +425,13 @@ function validate(o: PeerTransportOptions): Settings {
       2 ** 31 - 1,
     ),
     dialTimeoutMs: int("dialTimeoutMs", o.dialTimeoutMs, dialTimeoutMsDefault, 1, 2 ** 31 - 1),
+    writeStallTimeoutMs: int(
+      "writeStallTimeoutMs",
+      o.writeStallTimeoutMs,
+      writeStallTimeoutMsDefault,
+      1,
+      2 ** 31 - 1,
+    ),
     handshakeTimeoutMs: int(
       "handshakeTimeoutMs",
       o.handshakeTimeoutMs,

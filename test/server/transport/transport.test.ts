@@ -479,6 +479,38 @@ test("PeerTransport: a peer that stops reading costs a bounded queue and socket 
 });
 
 test(
+  "PeerTransport: a peer that reads nothing for writeStallTimeoutMs is disconnected and redialed",
+  limit,
+  async () => {
+    // Proves a stuck peer does not hold a full socket forever: after the stall timeout the
+    // connection is reset (its buffered bytes freed), the peer reported unreachable and redialed.
+    let a: Member | undefined;
+    let fake: FakePeer | undefined;
+    try {
+      fake = await fakePeer((socket) => socket.pause());
+      a = await startMember(1, { writeStallTimeoutMs: 200 });
+      a.t.addPeer(2, fake.url);
+      const aa = a;
+      await waitFor("connected", () => ready(aa, 2));
+      for (let round = 0; round < 40; round++) {
+        a.t.send(
+          Array.from({ length: 250 }, (_, i) =>
+            message({ type: MessageType.app, from: 1, to: 2, entries: [entry(i, 1024)] }),
+          ),
+        );
+        await new Promise((r) => setImmediate(r));
+      }
+      await waitFor("stall noticed", () => logged(aa.log, "warn", "the peer read nothing for 200 ms"));
+      await waitFor("unreachable reported", () => aa.unreachable.includes(2));
+      await waitFor("redialed", () => peerStats(aa, 2).connects >= 2);
+    } finally {
+      await closeAll(a);
+      await fake?.close();
+    }
+  },
+);
+
+test(
   "PeerTransport: after a peer restarts, the stream reconnects and delivers, in order",
   limit,
   async () => {
