@@ -432,8 +432,9 @@ test("PeerTransport: a dead peer costs a bounded queue; onUnreachable is called"
     assert.notEqual(s.state, "ready");
     assert.ok(s.dials >= 1);
     const grown = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+    const sign = grown >= 0 ? "+" : "";
     console.log(
-      `# dead peer: 50 MB offered, ${s.queuedMessages} messages / ${s.queuedBytes} bytes queued, heap +${grown.toFixed(1)} MiB`,
+      `# dead peer: 50 MB offered, ${s.queuedMessages} messages / ${s.queuedBytes} bytes queued, heap ${sign}${grown.toFixed(1)} MiB`,
     );
   } finally {
     await closeAll(a);
@@ -919,5 +920,52 @@ test("PeerTransport: throughput micro-check (printed, not asserted)", limit, asy
     assert.equal(peerStats(a, 2).messagesDropped, 0);
   } finally {
     await closeAll(a, b);
+  }
+});
+
+test("PeerTransport: round-trip latency micro-check (printed, not asserted)", limit, async () => {
+  // Proves nothing by itself: prints the loopback round trip of one message through two
+  // transports (B echoes each heartbeat back to A), batching turn included.
+  let resolveReply: (() => void) | null = null;
+  const ts: PeerTransport[] = [];
+  try {
+    const common = { clusterId: clusterA, onUnreachable() {}, onSnapshotStatus() {} };
+    const a = await PeerTransport.start({
+      ...common,
+      memberId: 1,
+      listen: { host: "127.0.0.1", port: 0 },
+      onMessage: () => resolveReply?.(),
+    });
+    ts.push(a);
+    const b: PeerTransport = await PeerTransport.start({
+      ...common,
+      memberId: 2,
+      listen: { host: "127.0.0.1", port: 0 },
+      onMessage: (m) => b.send([hb(2, 1, m.index)]),
+    });
+    ts.push(b);
+    a.addPeer(2, `http://127.0.0.1:${b.address.port}`);
+    b.addPeer(1, `http://127.0.0.1:${a.address.port}`);
+    const samples: number[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const t0 = performance.now();
+      await within(
+        "an echo",
+        new Promise<void>((r) => {
+          resolveReply = r;
+          a.send([hb(1, 2, i)]);
+        }),
+        5000,
+      );
+      if (i >= 500) samples.push((performance.now() - t0) * 1000);
+    }
+    samples.sort((x, y) => x - y);
+    const at = (q: number) => (samples[Math.floor(q * (samples.length - 1))] ?? 0).toFixed(0);
+    console.log(
+      `# round trip: median ${at(0.5)} µs, p90 ${at(0.9)} µs, p99 ${at(0.99)} µs (2,000 after 500 warm-up)`,
+    );
+    assert.equal(samples.length, 2000);
+  } finally {
+    await Promise.all(ts.map((t) => t.close()));
   }
 });
