@@ -78,6 +78,7 @@ export class EtcdApiServer {
   readonly gateway: Gateway;
   readonly #http1: http.Server;
   readonly #listener: SharedPortListener;
+  readonly #http1Sockets = new Set<Socket>();
   #port = 0;
 
   constructor(options: EtcdApiServerOptions) {
@@ -95,7 +96,12 @@ export class EtcdApiServer {
     this.#http1 = http.createServer((req, res) => this.gateway.handle(req, res));
     this.#listener = new SharedPortListener({
       http2: (socket: Socket) => this.grpc.handleConnection(socket),
-      http1: (socket: Socket) => this.#http1.emit("connection", socket),
+      http1: (socket: Socket) => {
+        // node:http tracks connections only for servers that listen themselves, so track here.
+        this.#http1Sockets.add(socket);
+        socket.once("close", () => this.#http1Sockets.delete(socket));
+        this.#http1.emit("connection", socket);
+      },
     });
   }
 
@@ -115,7 +121,7 @@ export class EtcdApiServer {
     const listening = this.#listener.close();
     this.gateway.close();
     await this.grpc.close();
-    this.#http1.closeAllConnections();
+    for (const socket of this.#http1Sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#http1.close(() => resolve()));
     await listening;
   }

@@ -80,6 +80,14 @@ test("proto: encode/decode round trip keeps every field, negative int64 and uint
   const back = decodeMessage<RangeResponseMsg>(D.RangeResponse, encodeMessage(D.RangeResponse, res));
   assert.ok(back.ok);
   assert.deepEqual(back.value, { ...res, kvs: [{ ...(res.kvs?.[0] ?? {}), key: b("k"), value: b("v") }] });
+  for (const id of [0n, 1n, 2n ** 53n, 2n ** 55n + 3n, 2n ** 56n, 2n ** 62n + 1n, 2n ** 64n - 1n]) {
+    const h = decodeMessage<{ clusterId: bigint }>(
+      D.ResponseHeader,
+      encodeMessage(D.ResponseHeader, { clusterId: id }),
+    );
+    assert.ok(h.ok);
+    assert.equal(h.value.clusterId, id);
+  }
   const watch = decodeMessage<{ watchId: number }>(
     D.WatchResponse,
     encodeMessage(D.WatchResponse, { header, watchId: -1, created: true }),

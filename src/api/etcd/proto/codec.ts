@@ -331,13 +331,9 @@ function varintSize(n: number): number {
 }
 
 function bigVarintSize(n: bigint): number {
-  let v = BigInt.asUintN(64, n);
-  let size = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    size++;
-  }
-  return size;
+  const v = BigInt.asUintN(64, n);
+  if (v <= 0x1fffffffffffffn) return varintSize(Number(v));
+  return v < 1n << 56n ? 8 : v < 1n << 63n ? 9 : 10;
 }
 
 /** Whether a non-repeated field holds its default (and so is not written). */
@@ -439,6 +435,10 @@ class Writer {
 
   bigVarint(n: bigint): void {
     let v = BigInt.asUintN(64, n);
+    if (v <= 0x1fffffffffffffn) {
+      this.varint(Number(v));
+      return;
+    }
     while (v >= 0x80n) {
       this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
