@@ -9,7 +9,7 @@
  * {@link BackendErrorCode} that `errors.ts` maps to etcd's gRPC status and exact message. Methods
  * never reject for expected failures; a rejection is a bug and the call fails with INTERNAL.
  */
-import type { ErrorCode } from "../../lib/errors.js";
+import type { ErrorCode } from "../../lib/mod.js";
 import type {
   AlarmRequest,
   AlarmResponse,

@@ -3,7 +3,7 @@
  * message etcd sends (`api/v3rpc/rpctypes/error.go`). Clients map errors back by message text,
  * so the texts are byte for byte etcd's; entries marked "ours" have no etcd counterpart.
  */
-import { ErrorCode } from "../../lib/errors.js";
+import { ErrorCode } from "../../lib/mod.js";
 import { MvccErrorCodes } from "../../mvcc/mod.js";
 import { type BackendErrorCode, type BackendFailure, EtcdServerErrorCode } from "./backend.js";
 import { GrpcError, GrpcStatus } from "./grpc/status.js";

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { Socket } from "node:net";
-import { requestBytesMax as requestBytesMaxDefault } from "../../mvcc/limits.js";
+import { limits } from "../../mvcc/mod.js";
 import type { EtcdBackend } from "./backend.js";
 import { noLeaderError } from "./errors.js";
 import { Gateway } from "./gateway.js";
@@ -82,7 +82,7 @@ export class EtcdApiServer {
   #port = 0;
 
   constructor(options: EtcdApiServerOptions) {
-    const requestBytesMax = options.requestBytesMax ?? requestBytesMaxDefault;
+    const requestBytesMax = options.requestBytesMax ?? limits.requestBytesMax;
     const sc = new ServiceContext(options.backend, requestBytesMax);
     this.grpc = new GrpcServer({
       receiveMessageBytesMax: requestBytesMax + grpcOverheadBytes,
