@@ -152,12 +152,15 @@ export class PeerTransport {
       logger: this.#logger,
       limits: settings,
       random,
-      unreachable: (peer) => {
-        if (this.#closing === null) opts.onUnreachable(peer);
-      },
-      snapshotStatus: (peer, ok) => {
-        if (this.#closing === null) opts.onSnapshotStatus(peer, ok);
-      },
+      // Deferred, so that no callback runs inside addPeer / updatePeer / send.
+      unreachable: (peer) =>
+        queueMicrotask(() => {
+          if (this.#closing === null) opts.onUnreachable(peer);
+        }),
+      snapshotStatus: (peer, ok) =>
+        queueMicrotask(() => {
+          if (this.#closing === null) opts.onSnapshotStatus(peer, ok);
+        }),
     };
     this.#inboundHost = this.#makeInboundHost();
   }
@@ -270,11 +273,8 @@ export class PeerTransport {
         unreachable.add(m.to);
       }
     }
-    if (unreachable.size === 0 && snapshotsFailed.length === 0) return;
-    queueMicrotask(() => {
-      for (const peer of snapshotsFailed) this.#outboundHost.snapshotStatus(peer, false);
-      for (const peer of unreachable) this.#outboundHost.unreachable(peer);
-    });
+    for (const peer of snapshotsFailed) this.#outboundHost.snapshotStatus(peer, false);
+    for (const peer of unreachable) this.#outboundHost.unreachable(peer);
   }
 
   #drop(m: Message, problem: string | null): void {

@@ -735,6 +735,7 @@ test(
         hb(1, 1, 1),
         hb(1, 77, 1),
       ]);
+      assert.deepEqual(a.snapshotStatus, [], "callbacks never run inside send()");
       await sleep(5);
       assert.ok(logged(a.log, "warn", "never crosses the network"));
       assert.ok(logged(a.log, "warn", "not a safe non-negative integer"));
