@@ -495,9 +495,12 @@ export class Member {
   }
 
   #setMember(m: MemberInfo): void {
+    const before = this.#members.get(m.id)?.peerUrls[0];
     this.#members.set(m.id, m);
     const url = m.peerUrls[0];
-    if (m.id !== this.id && url !== undefined) this.#transport.addPeer(m.id, url);
+    if (m.id === this.id || url === undefined || url === before) return;
+    if (before !== undefined) this.#transport.removePeer(m.id);
+    this.#transport.addPeer(m.id, url);
   }
 
   #releaseReads(): void {

@@ -259,6 +259,20 @@ export class RaftBackend implements EtcdBackend {
     return r.ok ? ok(this.#membership(null)) : r;
   }
 
+  async memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<BackendResult<MembershipResult>> {
+    const nodeId = Number(id);
+    const m = this.member.members().find((x) => x.id === nodeId);
+    if (m === undefined)
+      return fail(EtcdServerErrorCode.memberNotFound, `member ${id.toString(16)} not found`);
+    if (this.member.members().some((x) => x.id !== nodeId && x.peerUrls.some((u) => peerUrls.includes(u)))) {
+      return fail(EtcdServerErrorCode.peerUrlExists, `peer URL already used: ${peerUrls.join(",")}`);
+    }
+    // The same role again (no change to the configuration), carrying the new addresses.
+    const type = m.isLearner ? ConfChangeType.addLearner : ConfChangeType.addNode;
+    const r = await this.#change([{ type, nodeId }], [{ ...m, peerUrls }]);
+    return r.ok ? ok(this.#membership(null)) : r;
+  }
+
   async memberPromote(id: bigint): Promise<BackendResult<MembershipResult>> {
     const nodeId = Number(id);
     const m = this.member.members().find((x) => x.id === nodeId);
