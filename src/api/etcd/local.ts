@@ -62,6 +62,8 @@ export class LocalBackend implements EtcdBackend {
   readonly #timers: NodeJS.Timeout[] = [];
   #syncScheduled = false;
   #closed = false;
+  /** Requests applied that a Raft member would have logged (Status raftIndex / raftAppliedIndex). */
+  #appliedIndex = 1;
 
   constructor(options: LocalBackendOptions = {}) {
     this.store = new MvccStore(options.limits === undefined ? {} : { limits: options.limits });
@@ -97,6 +99,7 @@ export class LocalBackend implements EtcdBackend {
   expireLeases(): number {
     const ids = this.store.lessor.expired(this.#nowMs(), leaseExpiredPerPassMax);
     for (const id of ids) this.store.leaseRevoke(id);
+    this.#appliedIndex += ids.length;
     if (ids.length > 0) this.#afterWrite();
     return ids.length;
   }
@@ -122,7 +125,7 @@ export class LocalBackend implements EtcdBackend {
   }
 
   leaseGrant(req: LeaseGrantRequest) {
-    return done(this.store.leaseGrant(req));
+    return this.#write(this.store.leaseGrant(req));
   }
 
   leaseRevoke(id: LeaseId) {
@@ -179,9 +182,9 @@ export class LocalBackend implements EtcdBackend {
         dbSizeInUse: s.accountedBytes,
         dbSizeQuota: s.limits.quotaBytes,
         leader: this.#memberId,
-        raftIndex: s.currentRevision,
+        raftIndex: this.#appliedIndex,
         raftTerm: 1,
-        raftAppliedIndex: s.currentRevision,
+        raftAppliedIndex: this.#appliedIndex,
         isLearner: false,
         errors: s.alarms.map((a) =>
           alarmText(a.memberId === 0 ? this.#memberId : BigInt(a.memberId), a.alarm),
@@ -191,7 +194,7 @@ export class LocalBackend implements EtcdBackend {
   }
 
   alarm(req: AlarmRequest) {
-    return done(this.store.alarm(req));
+    return req.action === "get" ? done(this.store.alarm(req)) : this.#write(this.store.alarm(req));
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -225,6 +228,7 @@ export class LocalBackend implements EtcdBackend {
   }
 
   #write<T>(r: MvccResult<T>): Promise<BackendResult<T>> {
+    this.#appliedIndex++;
     if (r.ok) this.#afterWrite();
     return done(r);
   }
