@@ -172,6 +172,89 @@ test("grpc: HTTP/1.1 and gRPC share the port", async () => {
   }
 });
 
+/** A raw Watch stream: send requests, collect decoded responses. */
+function openWatch(endpoint: string): {
+  send(req: object): void;
+  readonly responses: WatchResponseMsg[];
+  close(): void;
+} {
+  const session = http2.connect(`http://${endpoint}`);
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/etcdserverpb.Watch/Watch",
+    "content-type": "application/grpc",
+  });
+  const responses: WatchResponseMsg[] = [];
+  let buf = Buffer.alloc(0);
+  stream.on("data", (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+      const n = buf.readUInt32BE(1);
+      const r = decodeMessage<WatchResponseMsg>(D.WatchResponse, new Uint8Array(buf.subarray(5, 5 + n)));
+      if (r.ok) responses.push(r.value);
+      buf = buf.subarray(5 + n);
+    }
+  });
+  stream.on("error", () => {});
+  return {
+    send: (req) => stream.write(frameMessage(encodeMessage(D.WatchRequest, req))),
+    responses,
+    close: () => {
+      stream.close();
+      session.close();
+    },
+  };
+}
+
+test("grpc: watch ids per stream, duplicate ids, progress requests, cancels, start revision 0", async () => {
+  // Proves the Watch protocol details clients rely on: ids assigned from 0 (or as asked), a
+  // duplicate id fails with watch_id -1 and a reason, progress answers with watch_id -1 at the
+  // current revision, cancel answers canceled (unknown ids get no reply), start 0 means "from now".
+  const s = await startServer();
+  const w = openWatch(s.endpoint);
+  try {
+    await s.backend.put({ key: b("k"), value: b("old") });
+    w.send({ createRequest: { key: b("k") } });
+    w.send({ createRequest: { key: b("k"), watchId: 7 } });
+    w.send({ createRequest: { key: b("k"), watchId: 7 } });
+    await waitFor(() => w.responses.length === 3, 2000, "three create responses");
+    const [first, second, dup] = w.responses;
+    assert.deepEqual(
+      [first?.watchId ?? 0, first?.created, second?.watchId, second?.created],
+      [0, true, 7, true],
+    );
+    assert.deepEqual(
+      [dup?.watchId, dup?.created, dup?.canceled, dup?.cancelReason],
+      [-1, true, true, "mvcc: duplicate watch ID provided on the WatchStream"],
+    );
+    w.send({ progressRequest: {} });
+    await waitFor(() => w.responses.length === 4, 2000, "progress");
+    assert.deepEqual([w.responses[3]?.watchId, w.responses[3]?.header.revision], [-1, 2]);
+    w.send({ cancelRequest: { watchId: 7 } });
+    w.send({ cancelRequest: { watchId: 99 } });
+    await waitFor(() => w.responses.length === 5, 2000, "cancel");
+    assert.deepEqual([w.responses[4]?.watchId, w.responses[4]?.canceled], [7, true]);
+    await s.backend.put({ key: b("k"), value: b("new") });
+    await waitFor(() => w.responses.length === 6, 2000, "the event");
+    const ev = w.responses[5];
+    assert.equal(ev?.watchId ?? 0, 0);
+    assert.deepEqual(
+      (ev?.events ?? []).map((e) => new TextDecoder().decode(e.kv?.value)),
+      ["new"],
+      "only the change after the watch was created",
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(
+      w.responses.length,
+      6,
+      "no reply to cancelling an unknown id, no event for the canceled watcher",
+    );
+  } finally {
+    w.close();
+    await s.close();
+  }
+});
+
 test("grpc: watch with fragment splits a large revision; responses before the last carry fragment=true", async () => {
   // Proves fragmentation over the wire: one txn's events arrive in several responses whose
   // concatenation is the whole revision, in order.
