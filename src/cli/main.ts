@@ -3,8 +3,8 @@
 // config file), starts one member, and stops gracefully on SIGTERM/SIGINT.
 import { readFileSync } from "node:fs";
 import { jsonLogger } from "../server/log.js";
-import { startServer } from "../server/server.js";
 import { parseCommandLine } from "./flags.js";
+import { startServer } from "./serve.js";
 
 const synodVersion = "0.1.0";
 

@@ -177,6 +177,14 @@ export class Member {
     }
     const { store, members } = restoreState(storage, options.mvcc ?? {});
     const member = new Member(options, wal, storage, store, members);
+    if (recovered.fresh && options.initialClusterState === "existing") {
+      // A joining member knows nothing yet; it must still be able to answer the leader, which
+      // sends it the configuration and state in a snapshot.
+      for (const m of options.initialCluster) {
+        const url = m.peerUrls[0];
+        if (m.id !== options.id && url !== undefined) options.transport.addPeer(m.id, url);
+      }
+    }
     // Replay what this member already knows committed before serving anything.
     const commit = storage.hardState.commit;
     while (member.store.appliedIndex < commit && member.#raw.hasReady()) {
@@ -499,8 +507,13 @@ export class Member {
     this.#members.set(m.id, m);
     const url = m.peerUrls[0];
     if (m.id === this.id || url === undefined || url === before) return;
-    if (before !== undefined) this.#transport.removePeer(m.id);
-    this.#transport.addPeer(m.id, url);
+    try {
+      if (before !== undefined) this.#transport.removePeer(m.id);
+      this.#transport.addPeer(m.id, url);
+    } catch (e) {
+      // The membership is replicated as it is; an address this member cannot use is logged.
+      this.logger.warn("member: cannot reach a member at its peer URL", { peer: m.id, url, error: String(e) });
+    }
   }
 
   #releaseReads(): void {

@@ -1,12 +1,12 @@
+import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
-import type { ServerConfig } from "./config.js";
-import type { MemberInfo } from "./envelope.js";
-import { clusterIdOf, hexId, memberIdOf } from "./ids.js";
-import { Member } from "./member.js";
-import { RaftBackend } from "./raftbackend.js";
-import { PeerTransport } from "./transport/transport.js";
+import type { ServerConfig } from "../server/config.js";
+import type { MemberInfo } from "../server/envelope.js";
+import { clusterIdOf, hexId, memberIdOf } from "../server/ids.js";
+import { Member } from "../server/member.js";
+import { PeerTransport } from "../server/transport/mod.js";
 
 /** Delay between attempts to publish this member's name and client URLs. */
 const publishRetryMs = 200;

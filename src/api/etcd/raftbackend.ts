@@ -1,19 +1,5 @@
-import type {
-  MemberInfo as ApiMemberInfo,
-  BackendFailure,
-  BackendResult,
-  EtcdBackend,
-  HashResult,
-  HeaderInfo,
-  MemberStatus,
-  MembershipResult,
-  ReadOptions,
-  SnapshotStream,
-} from "../api/etcd/backend.js";
-import { EtcdServerErrorCode } from "../api/etcd/backend.js";
-import { alarmText, etcdServerVersion } from "../api/etcd/version.js";
-import { ErrorCode, SynodError } from "../lib/errors.js";
-import type { Logger } from "../lib/logger.js";
+import { ErrorCode, SynodError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/logger.js";
 import {
   type AlarmRequest,
   type Command,
@@ -29,11 +15,25 @@ import {
   type Revision,
   type TxnRequest,
   type WatchHub,
-} from "../mvcc/mod.js";
-import { ConfChangeType, NONE } from "../raft/types.js";
-import type { MemberInfo } from "./envelope.js";
-import { memberIdOf } from "./ids.js";
-import type { Member } from "./member.js";
+} from "../../mvcc/mod.js";
+import { ConfChangeType, NONE } from "../../raft/types.js";
+import type { MemberInfo } from "../../server/envelope.js";
+import { memberIdOf } from "../../server/ids.js";
+import type { Member } from "../../server/member.js";
+import type {
+  MemberInfo as ApiMemberInfo,
+  BackendFailure,
+  BackendResult,
+  EtcdBackend,
+  HashResult,
+  HeaderInfo,
+  MemberStatus,
+  MembershipResult,
+  ReadOptions,
+  SnapshotStream,
+} from "./backend.js";
+import { EtcdServerErrorCode } from "./backend.js";
+import { alarmText, etcdServerVersion } from "./version.js";
 
 /** Interval of the watch catch-up loop while watchers are unsynced (etcd: 100 ms). */
 const watchSyncIntervalMs = 100;
@@ -240,7 +240,11 @@ export class RaftBackend implements EtcdBackend {
   }
 
   async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<BackendResult<MembershipResult>> {
-    const id = memberIdOf(peerUrls, `${this.#token}/${Date.now()}`);
+    // The id the new member derives itself from its peer URLs and the cluster token.
+    const id = memberIdOf(peerUrls, this.#token);
+    if (this.member.members().some((m) => m.id === id)) {
+      return fail(EtcdServerErrorCode.memberExists, `member ${id.toString(16)} already exists`);
+    }
     if (this.member.members().some((m) => m.peerUrls.some((u) => peerUrls.includes(u)))) {
       return fail(EtcdServerErrorCode.peerUrlExists, `peer URL already used: ${peerUrls.join(",")}`);
     }
