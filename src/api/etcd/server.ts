@@ -9,6 +9,7 @@ import { SharedPortListener } from "./listener.js";
 import { ServiceContext } from "./services/context.js";
 import { kvMethods } from "./services/kv.js";
 import { leaseMethods } from "./services/lease.js";
+import { lockMethods } from "./services/lock.js";
 import { clusterMethods, healthMethods, maintenanceMethods } from "./services/maintenance.js";
 import { watchMethods } from "./services/watch.js";
 import { grpcOverheadBytes, unknownMethodMessage } from "./unimplemented.js";
@@ -33,6 +34,7 @@ export function etcdMethods(sc: ServiceContext): Record<string, MethodDef> {
     ...maintenanceMethods(sc),
     ...clusterMethods(sc),
     ...healthMethods(sc),
+    ...lockMethods(sc),
   };
 }
 

@@ -28,8 +28,6 @@ export const unimplementedMethods: readonly string[] = [
     "RoleGrantPermission",
     "RoleRevokePermission",
   ].map((m) => `/etcdserverpb.Auth/${m}`),
-  "/v3lockpb.Lock/Lock",
-  "/v3lockpb.Lock/Unlock",
   ...["Campaign", "Proclaim", "Leader", "Observe", "Resign"].map((m) => `/v3electionpb.Election/${m}`),
 ];
 

@@ -11,6 +11,7 @@ import {
 import { base64Decode, fromJson, toJson } from "../../../src/api/etcd/proto/json.js";
 import {
   D,
+  LockD,
   type PutRequestMsg,
   type RangeResponseMsg,
   type TxnRequestMsg,
@@ -66,6 +67,16 @@ test("proto: every message descriptor matches the .proto files field by field", 
     assert.deepEqual(fields, parsed.get(desc.name), desc.name);
   }
   assert.equal(Object.keys(D).length, parsed.size, "every message in the .proto files has a descriptor");
+  const lock = parseProto("v3lock.proto");
+  for (const desc of Object.values(LockD)) {
+    const fields = desc.fields.map((f) => {
+      const t = f.type;
+      const type = isMessageType(t) ? (t().name.split(".").at(-1) ?? "") : String(t);
+      return `${f.no} ${f.name} ${type}${f.repeated ? " repeated" : ""}`;
+    });
+    assert.deepEqual(fields, lock.get(desc.name), desc.name);
+  }
+  assert.equal(Object.keys(LockD).length, lock.size);
 });
 
 test("proto: encode/decode round trip keeps every field, negative int64 and uint64 ids", () => {

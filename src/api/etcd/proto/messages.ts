@@ -663,3 +663,34 @@ export interface HealthCheckRequestMsg {
 export interface HealthCheckResponseMsg {
   readonly status: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// v3lockpb (the Lock service)
+
+/** Lock-service descriptors (`v3lock.proto`). */
+export const LockD = {
+  LockRequest: message("v3lockpb.LockRequest", [
+    [1, "name", "bytes"],
+    [2, "lease", "int64"],
+  ]),
+  LockResponse: message("v3lockpb.LockResponse", [
+    [1, "header", () => D.ResponseHeader],
+    [2, "key", "bytes"],
+  ]),
+  UnlockRequest: message("v3lockpb.UnlockRequest", [[1, "key", "bytes"]]),
+  UnlockResponse: message("v3lockpb.UnlockResponse", [[1, "header", () => D.ResponseHeader]]),
+} as const;
+
+export interface LockRequestMsg {
+  readonly name: Uint8Array;
+  readonly lease: number;
+}
+
+export interface LockResponseMsg {
+  readonly header: HeaderMsg;
+  readonly key: Uint8Array;
+}
+
+export interface UnlockRequestMsg {
+  readonly key: Uint8Array;
+}
