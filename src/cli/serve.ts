@@ -45,7 +45,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const infos = initialMembers(config);
   const selfPeerUrls = config.initialAdvertisePeerUrls.map((u) => u.href);
   const memberId = memberIdOf(selfPeerUrls, config.initialClusterToken);
-  const clusterId = clusterIdOf(infos.map((m) => m.id));
+  const clusterId = clusterIdOf(config.initialClusterToken);
   const log = (component: string): Logger => ({
     debug: (m, f) => logger.debug(m, { component, ...f }),
     info: (m, f) => logger.info(m, { component, ...f }),

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import type { NodeId } from "../raft/types.js";
 
 /**
- * Member and cluster ids, derived as etcd derives them (SHA-1 of the sorted peer URLs and the
- * cluster token; of the sorted member ids for the cluster) so that every member computes the same
- * ids from the same `--initial-cluster` without talking to the others. Synod keeps the low 53
+ * Member and cluster ids, derived from flags every member has (SHA-1 of the sorted peer URLs and
+ * the cluster token for a member, as etcd; of the token for the cluster) so that every member
+ * computes the same ids without talking to the others. Synod keeps the low 53
  * bits of etcd's 64-bit value, so ids are exact JavaScript numbers; zero is never used.
  */
 const mask53 = (1n << 53n) - 1n;
@@ -22,15 +22,14 @@ export function memberIdOf(peerUrls: readonly string[], token: string): NodeId {
   return id === 0 ? 1 : id;
 }
 
-/** The cluster id: a hash of the members' ids, as a 64-bit value (etcd's header field). */
-export function clusterIdOf(memberIds: readonly NodeId[]): bigint {
-  const h = createHash("sha1");
-  const b = Buffer.alloc(8);
-  for (const id of [...memberIds].sort((x, y) => x - y)) {
-    b.writeBigUInt64BE(BigInt(id));
-    h.update(b);
-  }
-  return first8(h.digest());
+/**
+ * The cluster id: a hash of the initial cluster token. etcd hashes the initial members' ids, which
+ * a member joining later cannot know without asking; deriving it from the token lets every member,
+ * founding or joining, agree on it from its own flags. Hence, as etcd recommends, give every
+ * cluster its own `--initial-cluster-token`: peers refuse connections from another cluster id.
+ */
+export function clusterIdOf(token: string): bigint {
+  return first8(createHash("sha1").update("synod-cluster/").update(token).digest());
 }
 
 /** Renders an id in etcd's style (lower-case hex, no leading zeros). */
