@@ -512,7 +512,11 @@ export class Member {
       this.#transport.addPeer(m.id, url);
     } catch (e) {
       // The membership is replicated as it is; an address this member cannot use is logged.
-      this.logger.warn("member: cannot reach a member at its peer URL", { peer: m.id, url, error: String(e) });
+      this.logger.warn("member: cannot reach a member at its peer URL", {
+        peer: m.id,
+        url,
+        error: String(e),
+      });
     }
   }
 
