@@ -4,16 +4,10 @@
 // messages; a few cluster-level rules use TestCluster.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryLogger } from "../../src/lib/logger.js";
-import { SeededRng } from "../../src/lib/rng.js";
-import type { RaftConfig } from "../../src/raft/config.js";
 import { campaignTransferContext } from "../../src/raft/raft.js";
-import { RawNode } from "../../src/raft/rawnode.js";
-import { MemoryStorage } from "../../src/raft/storage.js";
 import {
   type ConfState,
   type Entry,
-  EntryType,
   type HardState,
   type Message,
   type MessageInit,
@@ -24,31 +18,10 @@ import {
   StateRole,
 } from "../../src/raft/types.js";
 import { newCluster, votersConf } from "../../src/testing/cluster.js";
+import { drain, ET, elect, entries, type Options, ofType, type Peer, send, startPeer } from "./peer.js";
 
 // ------------------------------------------------------------------ helpers
 
-type Options = Omit<RaftConfig, "id" | "storage" | "rng" | "logger">;
-
-interface Peer {
-  readonly node: RawNode;
-  readonly storage: MemoryStorage;
-  readonly logger: MemoryLogger;
-  readonly applied: Entry[];
-}
-
-const ET = 10;
-
-/** Entries at indexes `from`, `from + 1`, … with the given terms (one data byte each). */
-function entries(from: number, terms: readonly number[]): Entry[] {
-  return terms.map((term, i) => ({
-    term,
-    index: from + i,
-    type: EntryType.normal,
-    data: new Uint8Array([i]),
-  }));
-}
-
-/** Starts node `id` from a storage holding `conf`, a durable `log` and `hs` (as after a restart). */
 function start(
   id: NodeId,
   conf: ConfState,
@@ -57,57 +30,7 @@ function start(
   hs?: HardState,
   seed = id,
 ): Peer {
-  const storage = MemoryStorage.withConfState(conf);
-  storage.append(log);
-  if (hs !== undefined) storage.setHardState(hs);
-  const logger = new MemoryLogger();
-  const node = new RawNode({ electionTicks: ET, ...opts, id, storage, rng: new SeededRng(seed), logger });
-  return { node, storage, logger, applied: [] };
-}
-
-/** Handles every Ready as a driver does (persist, send, apply, advance); returns the messages sent. */
-function drain(p: Peer): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < 100 && p.node.hasReady(); i++) {
-    const rd = p.node.ready();
-    out.push(...rd.messagesEarly);
-    if (rd.snapshot !== null) p.storage.applySnapshot(rd.snapshot);
-    p.storage.append(rd.entries);
-    if (rd.hardState !== null) p.storage.setHardState(rd.hardState);
-    out.push(...rd.messages);
-    p.applied.push(...rd.committedEntries);
-    p.node.advance();
-  }
-  return out;
-}
-
-/** Steps a message addressed to `p`. */
-function send(p: Peer, init: MessageInit): void {
-  p.node.step(message({ to: p.node.id, ...init }));
-}
-
-function ofType(msgs: readonly Message[], type: MessageType, to?: NodeId): Message[] {
-  return msgs.filter((m) => m.type === type && (to === undefined || m.to === to));
-}
-
-/** Makes `p` leader with (pre-)votes from the other `voters`; returns what it sent as leader. */
-function elect(p: Peer, voters: readonly NodeId[]): Message[] {
-  const r = p.node.raft;
-  p.node.campaign();
-  drain(p);
-  if (r.role === StateRole.preCandidate) {
-    for (const v of voters) {
-      if (v !== r.id && r.role === StateRole.preCandidate)
-        send(p, { type: MessageType.preVoteResp, from: v, term: r.term + 1 });
-    }
-    drain(p);
-  }
-  for (const v of voters) {
-    if (v !== r.id && r.role === StateRole.candidate)
-      send(p, { type: MessageType.voteResp, from: v, term: r.term });
-  }
-  assert.equal(r.role, StateRole.leader, "elect: did not become leader");
-  return drain(p);
+  return startPeer(id, conf, opts, { log, ...(hs === undefined ? {} : { hs }), seed });
 }
 
 /** Ticks `p` until `done()` holds (at most `max` ticks); returns the number of ticks. */

@@ -4,79 +4,26 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MemoryLogger } from "../../src/lib/logger.js";
-import { SeededRng } from "../../src/lib/rng.js";
-import type { RaftConfig } from "../../src/raft/config.js";
-import { RawNode } from "../../src/raft/rawnode.js";
-import { MemoryStorage } from "../../src/raft/storage.js";
 import {
   type ConfChange,
   ConfChangeTransition,
   ConfChangeType,
   type ConfState,
-  type Entry,
   EntryType,
   type Message,
-  type MessageInit,
   MessageType,
-  message,
   NONE,
   type NodeId,
   RejectReason,
-  type RequestResult,
   StateRole,
 } from "../../src/raft/types.js";
 import { type NodeOptions, newCluster, TestCluster, votersConf } from "../../src/testing/cluster.js";
+import { drain, ET, enc, type Options, ofType, type Peer, reason, send, startPeer } from "./peer.js";
 
 // ------------------------------------------------------------------ helpers
 
-type Options = Omit<RaftConfig, "id" | "storage" | "rng" | "logger">;
-
-interface Peer {
-  readonly node: RawNode;
-  readonly storage: MemoryStorage;
-  readonly logger: MemoryLogger;
-  readonly applied: Entry[];
-}
-
-const ET = 10;
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
 function start(id: NodeId, conf: ConfState, opts: Options = {}): Peer {
-  const storage = MemoryStorage.withConfState(conf);
-  const logger = new MemoryLogger();
-  const node = new RawNode({
-    electionTicks: ET,
-    preVote: false,
-    ...opts,
-    id,
-    storage,
-    rng: new SeededRng(id),
-    logger,
-  });
-  return { node, storage, logger, applied: [] };
-}
-
-function drain(p: Peer): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < 100 && p.node.hasReady(); i++) {
-    const rd = p.node.ready();
-    out.push(...rd.messagesEarly);
-    if (rd.snapshot !== null) p.storage.applySnapshot(rd.snapshot);
-    p.storage.append(rd.entries);
-    if (rd.hardState !== null) p.storage.setHardState(rd.hardState);
-    out.push(...rd.messages);
-    p.applied.push(...rd.committedEntries);
-    p.node.advance();
-  }
-  return out;
-}
-
-function send(p: Peer, init: MessageInit): void {
-  p.node.step(message({ to: p.node.id, ...init }));
-}
-
-function ofType(msgs: readonly Message[], type: MessageType, to?: NodeId): Message[] {
-  return msgs.filter((m) => m.type === type && (to === undefined || m.to === to));
+  return startPeer(id, conf, { preVote: false, ...opts });
 }
 
 function change(transition: ConfChangeTransition, ...changes: [ConfChangeType, NodeId][]): ConfChange {
@@ -88,10 +35,6 @@ function change(transition: ConfChangeTransition, ...changes: [ConfChangeType, N
 }
 
 const auto = ConfChangeTransition.auto;
-
-function reason(r: RequestResult): string {
-  return r.ok ? "ok" : r.reason;
-}
 
 /** A cluster of `voters` (and `learners`), every node booted with that configuration. */
 function cluster(

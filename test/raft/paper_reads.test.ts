@@ -3,84 +3,30 @@
 // end-to-end transfer uses TestCluster.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryLogger } from "../../src/lib/logger.js";
 import { SeededRng } from "../../src/lib/rng.js";
-import { type RaftConfig, ReadOnlyOption } from "../../src/raft/config.js";
+import { ReadOnlyOption } from "../../src/raft/config.js";
 import { campaignTransferContext } from "../../src/raft/raft.js";
 import { RawNode } from "../../src/raft/rawnode.js";
 import { MemoryStorage } from "../../src/raft/storage.js";
 import {
   type ConfState,
   type Message,
-  type MessageInit,
   MessageType,
-  message,
   type NodeId,
-  type ReadState,
   RejectReason,
-  type RequestResult,
   StateRole,
 } from "../../src/raft/types.js";
 import { newCluster, type TestCluster, votersConf } from "../../src/testing/cluster.js";
+import { dec, drain, ET, enc, type Options, ofType, type Peer, reason, send, startPeer } from "./peer.js";
 
 // ------------------------------------------------------------------ helpers
 
-type Options = Omit<RaftConfig, "id" | "storage" | "rng" | "logger">;
-
-interface Peer {
-  readonly node: RawNode;
-  readonly storage: MemoryStorage;
-  readonly logger: MemoryLogger;
-  readonly readStates: ReadState[];
+function start(id: NodeId, conf: ConfState, opts: Options = {}): Peer {
+  return startPeer(id, conf, { preVote: false, ...opts });
 }
 
-const ET = 10;
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 const three = votersConf([1, 2, 3]);
 const lease: Options = { readOnlyOption: ReadOnlyOption.leaseBased };
-
-function start(id: NodeId, conf: ConfState, opts: Options = {}): Peer {
-  const storage = MemoryStorage.withConfState(conf);
-  const logger = new MemoryLogger();
-  const node = new RawNode({
-    electionTicks: ET,
-    preVote: false,
-    ...opts,
-    id,
-    storage,
-    rng: new SeededRng(id),
-    logger,
-  });
-  return { node, storage, logger, readStates: [] };
-}
-
-/** Handles every Ready as a driver does; collects read states; returns the messages sent. */
-function drain(p: Peer): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < 100 && p.node.hasReady(); i++) {
-    const rd = p.node.ready();
-    out.push(...rd.messagesEarly);
-    p.storage.append(rd.entries);
-    if (rd.hardState !== null) p.storage.setHardState(rd.hardState);
-    out.push(...rd.messages);
-    p.readStates.push(...rd.readStates);
-    p.node.advance();
-  }
-  return out;
-}
-
-function send(p: Peer, init: MessageInit): void {
-  p.node.step(message({ to: p.node.id, ...init }));
-}
-
-function ofType(msgs: readonly Message[], type: MessageType, to?: NodeId): Message[] {
-  return msgs.filter((m) => m.type === type && (to === undefined || m.to === to));
-}
-
-function reason(r: RequestResult): string {
-  return r.ok ? "ok" : r.reason;
-}
 
 function reads(p: Peer): [string, number][] {
   return p.readStates.map((s) => [dec(s.context), s.index]);

@@ -4,49 +4,21 @@
 // limit, rejection reasons and the Ready persistence contract of appends.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryLogger } from "../../src/lib/logger.js";
-import { SeededRng } from "../../src/lib/rng.js";
-import type { RaftConfig } from "../../src/raft/config.js";
-import { RawNode } from "../../src/raft/rawnode.js";
 import { entryBytes, MemoryStorage } from "../../src/raft/storage.js";
 import {
   type ConfState,
   type Entry,
-  EntryType,
   type HardState,
   type Message,
-  type MessageInit,
   MessageType,
-  message,
   type NodeId,
   RejectReason,
   StateRole,
 } from "../../src/raft/types.js";
 import { votersConf } from "../../src/testing/cluster.js";
+import { drain, elect, enc, entries, type Options, ofType, type Peer, send, startPeer } from "./peer.js";
 
 // ------------------------------------------------------------------ helpers
-
-type Options = Omit<RaftConfig, "id" | "storage" | "rng" | "logger">;
-
-interface Peer {
-  readonly node: RawNode;
-  readonly storage: MemoryStorage;
-  readonly logger: MemoryLogger;
-  readonly applied: Entry[];
-}
-
-const ET = 10;
-const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-/** Entries at indexes `from`, `from + 1`, … with the given terms and `bytes` data bytes each. */
-function entries(from: number, terms: readonly number[], bytes = 1): Entry[] {
-  return terms.map((term, i) => ({
-    term,
-    index: from + i,
-    type: EntryType.normal,
-    data: new Uint8Array(bytes).fill(i),
-  }));
-}
 
 function start(
   id: NodeId,
@@ -56,56 +28,12 @@ function start(
   hs?: HardState,
   storage = MemoryStorage.withConfState(conf),
 ): Peer {
-  storage.append(log);
-  if (hs !== undefined) storage.setHardState(hs);
-  const logger = new MemoryLogger();
-  const node = new RawNode({
-    electionTicks: ET,
-    preVote: false,
-    ...opts,
+  return startPeer(
     id,
-    storage,
-    rng: new SeededRng(id),
-    logger,
-  });
-  return { node, storage, logger, applied: [] };
-}
-
-/** Handles every Ready as a driver does (persist, send, apply, advance); returns the messages sent. */
-function drain(p: Peer): Message[] {
-  const out: Message[] = [];
-  for (let i = 0; i < 100 && p.node.hasReady(); i++) {
-    const rd = p.node.ready();
-    out.push(...rd.messagesEarly);
-    if (rd.snapshot !== null) p.storage.applySnapshot(rd.snapshot);
-    p.storage.append(rd.entries);
-    if (rd.hardState !== null) p.storage.setHardState(rd.hardState);
-    out.push(...rd.messages);
-    p.applied.push(...rd.committedEntries);
-    p.node.advance();
-  }
-  return out;
-}
-
-function send(p: Peer, init: MessageInit): void {
-  p.node.step(message({ to: p.node.id, ...init }));
-}
-
-function ofType(msgs: readonly Message[], type: MessageType, to?: NodeId): Message[] {
-  return msgs.filter((m) => m.type === type && (to === undefined || m.to === to));
-}
-
-/** Makes `p` leader with votes from the other `voters`; returns what it sent as leader. */
-function elect(p: Peer, voters: readonly NodeId[]): Message[] {
-  const r = p.node.raft;
-  p.node.campaign();
-  drain(p);
-  for (const v of voters) {
-    if (v !== r.id && r.role === StateRole.candidate)
-      send(p, { type: MessageType.voteResp, from: v, term: r.term });
-  }
-  assert.equal(r.role, StateRole.leader, "elect: did not become leader");
-  return drain(p);
+    conf,
+    { preVote: false, ...opts },
+    { log, ...(hs === undefined ? {} : { hs }), storage },
+  );
 }
 
 /** Acknowledges `index` at the leader on behalf of `from`. */
