@@ -124,14 +124,18 @@ export interface CtlResult {
   readonly stderr: string;
 }
 
-/** Runs Debian's etcdctl (v3 API); rejects if it is not installed (tests fail, never skip). */
+/**
+ * Runs Debian's etcdctl (v3 API) against `endpoints`, with `input` on its stdin if given; rejects
+ * if etcdctl is not installed (tests fail, never skip, without it).
+ */
 export function etcdctl(
   endpoints: string,
   args: readonly string[],
   commandTimeout = "5s",
+  input?: string,
 ): Promise<CtlResult> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       "etcdctl",
       [`--endpoints=${endpoints}`, "--dial-timeout=2s", `--command-timeout=${commandTimeout}`, ...args],
       { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30_000 },
@@ -144,6 +148,7 @@ export function etcdctl(
         resolve({ code, stdout, stderr });
       },
     );
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 

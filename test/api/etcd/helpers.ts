@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
 import http2 from "node:http2";
 import { frameMessage } from "../../../src/api/etcd/grpc/frames.js";
 import { LocalBackend, type LocalBackendOptions } from "../../../src/api/etcd/local.js";
 import { EtcdApiServer, type EtcdApiServerOptions } from "../../../src/api/etcd/server.js";
+import { type CtlResult, etcdctl as runEtcdctl } from "../../../src/testing/procs.js";
 
 /** An in-process API server on 127.0.0.1 (port 0) over a fresh LocalBackend. */
 export interface TestServer {
@@ -38,34 +38,12 @@ export async function startServer(
   };
 }
 
-/** The result of one etcdctl run. */
-export interface CtlResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /**
  * Runs Debian's etcdctl (v3 API) against `endpoint`, asynchronously (the server runs in this
- * process). Rejects if etcdctl is not installed: the tests must fail, not skip, without it.
+ * process); see `src/testing/procs.ts`.
  */
 export function etcdctl(endpoint: string, args: readonly string[], input?: string): Promise<CtlResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      "etcdctl",
-      [`--endpoints=${endpoint}`, "--dial-timeout=3s", "--command-timeout=5s", ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        if (error !== null && (error as NodeJS.ErrnoException).code === "ENOENT") {
-          reject(new Error("etcdctl is not installed (apt-get install -y etcd-client)"));
-          return;
-        }
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
+  return runEtcdctl(endpoint, args, "5s", input);
 }
 
 /** One raw gRPC call's outcome. */
