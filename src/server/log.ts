@@ -1,13 +1,13 @@
 import type { Logger } from "../lib/logger.js";
 
-const levels = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+/** pino's numeric levels, so tools that read pino output (pino-pretty, shippers) read ours. */
+const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 /** A log level name. */
 export type LogLevelName = keyof typeof levels;
 
 /**
- * The process logger: one JSON object per line on stderr (time, level, message, `component`,
- * `member` and the call's fields), at or above `level`. A dependency-free stand-in for pino's
- * format (`level`, `time` in ms, `msg`).
+ * The process logger: one JSON object per line on stderr in pino's format (numeric `level`,
+ * `time` in ms, `msg`), with `member`, `component` and the call's fields, at or above `level`.
  */
 export function jsonLogger(
   level: LogLevelName,
@@ -17,7 +17,7 @@ export function jsonLogger(
   const min = levels[level];
   const emit = (lvl: LogLevelName, msg: string, fields?: Record<string, unknown>): void => {
     if (levels[lvl] < min) return;
-    const line = { level: lvl, time: Date.now(), ...base, msg, ...fields };
+    const line = { level: levels[lvl], time: Date.now(), ...base, msg, ...fields };
     write(`${JSON.stringify(line, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}\n`);
   };
   return {
