@@ -7,6 +7,7 @@ import { Gateway } from "./gateway.js";
 import { type CallContext, GrpcServer, type MethodDef, type StreamCall } from "./grpc/server.js";
 import { SharedPortListener } from "./listener.js";
 import { ServiceContext } from "./services/context.js";
+import { electionMethods } from "./services/election.js";
 import { kvMethods } from "./services/kv.js";
 import { leaseMethods } from "./services/lease.js";
 import { lockMethods } from "./services/lock.js";
@@ -35,6 +36,7 @@ export function etcdMethods(sc: ServiceContext): Record<string, MethodDef> {
     ...clusterMethods(sc),
     ...healthMethods(sc),
     ...lockMethods(sc),
+    ...electionMethods(sc),
   };
 }
 

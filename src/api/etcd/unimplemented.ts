@@ -28,14 +28,20 @@ export const unimplementedMethods: readonly string[] = [
     "RoleGrantPermission",
     "RoleRevokePermission",
   ].map((m) => `/etcdserverpb.Auth/${m}`),
-  ...["Campaign", "Proclaim", "Leader", "Observe", "Resign"].map((m) => `/v3electionpb.Election/${m}`),
 ];
 
 /** The message for a path no handler serves (grpc-go's wording for unknown ones). */
 export function unknownMethodMessage(path: string): string {
   if (unimplementedMethods.includes(path)) return `synod: ${path.slice(1)} is not implemented`;
   const [service = "", method = ""] = path.slice(1).split("/");
-  const known = ["etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease", "etcdserverpb.Cluster"];
+  const known = [
+    "etcdserverpb.KV",
+    "etcdserverpb.Watch",
+    "etcdserverpb.Lease",
+    "etcdserverpb.Cluster",
+    "v3lockpb.Lock",
+    "v3electionpb.Election",
+  ];
   if (
     known.includes(service) ||
     service === "etcdserverpb.Maintenance" ||

@@ -694,3 +694,78 @@ export interface LockResponseMsg {
 export interface UnlockRequestMsg {
   readonly key: Uint8Array;
 }
+
+// ---------------------------------------------------------------------------------------------
+// v3electionpb (the Election service)
+
+const LeaderKey: MessageDesc = message("v3electionpb.LeaderKey", [
+  [1, "name", "bytes"],
+  [2, "key", "bytes"],
+  [3, "rev", "int64"],
+  [4, "lease", "int64"],
+]);
+
+/** Election-service descriptors (`v3election.proto`). */
+export const ElectionD = {
+  CampaignRequest: message("v3electionpb.CampaignRequest", [
+    [1, "name", "bytes"],
+    [2, "lease", "int64"],
+    [3, "value", "bytes"],
+  ]),
+  CampaignResponse: message("v3electionpb.CampaignResponse", [
+    [1, "header", () => D.ResponseHeader],
+    [2, "leader", () => LeaderKey],
+  ]),
+  LeaderKey,
+  LeaderRequest: message("v3electionpb.LeaderRequest", [[1, "name", "bytes"]]),
+  LeaderResponse: message("v3electionpb.LeaderResponse", [
+    [1, "header", () => D.ResponseHeader],
+    [2, "kv", () => D.KeyValue],
+  ]),
+  ResignRequest: message("v3electionpb.ResignRequest", [[1, "leader", () => LeaderKey]]),
+  ResignResponse: message("v3electionpb.ResignResponse", [[1, "header", () => D.ResponseHeader]]),
+  ProclaimRequest: message("v3electionpb.ProclaimRequest", [
+    [1, "leader", () => LeaderKey],
+    [2, "value", "bytes"],
+  ]),
+  ProclaimResponse: message("v3electionpb.ProclaimResponse", [[1, "header", () => D.ResponseHeader]]),
+} as const;
+
+/** `v3electionpb.LeaderKey`: what a campaigner holds while it leads (`rev` = its key's create revision). */
+export interface LeaderKeyMsg {
+  readonly name: Uint8Array;
+  readonly key: Uint8Array;
+  readonly rev: number;
+  readonly lease: number;
+}
+
+export interface CampaignRequestMsg {
+  readonly name: Uint8Array;
+  readonly lease: number;
+  readonly value: Uint8Array;
+}
+
+export interface CampaignResponseMsg {
+  readonly header: HeaderMsg;
+  readonly leader: LeaderKeyMsg;
+}
+
+export interface LeaderRequestMsg {
+  readonly name: Uint8Array;
+}
+
+export interface LeaderResponseMsg {
+  readonly header: HeaderMsg;
+  readonly kv: KeyValueMsg;
+}
+
+/** Resign; `leader` is null when the request omits it. */
+export interface ResignRequestMsg {
+  readonly leader: LeaderKeyMsg | null;
+}
+
+/** Proclaim; `leader` is null when the request omits it. */
+export interface ProclaimRequestMsg {
+  readonly leader: LeaderKeyMsg | null;
+  readonly value: Uint8Array;
+}
