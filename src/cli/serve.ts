@@ -1,5 +1,8 @@
+import http from "node:http";
+import type { Socket } from "node:net";
 import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
+import { etcdServerVersion } from "../api/etcd/version.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
 import type { ServerConfig } from "../server/config.js";
@@ -18,6 +21,8 @@ export interface RunningServer {
   readonly clusterId: bigint;
   /** Client API ports actually bound, in `listenClientUrls` order. */
   readonly clientPorts: readonly number[];
+  /** Metrics ports actually bound, in `listenMetricsUrls` order. */
+  readonly metricsPorts: readonly number[];
   readonly peerPort: number;
   /** Graceful stop: stop accepting, end streams, finish the write in flight, close the WAL. */
   stop(): Promise<void>;
@@ -91,20 +96,33 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     clusterToken: config.initialClusterToken,
     logger: log("api"),
   });
+  const metrics = new MemberMetrics(running, config);
   const apis: EtcdApiServer[] = [];
   const clientPorts: number[] = [];
+  const metricsServers: MetricsListener[] = [];
+  const metricsPorts: number[] = [];
   try {
     for (const url of config.listenClientUrls) {
       const api = new EtcdApiServer({
         backend,
         requestBytesMax: config.maxRequestBytes,
+        metricsText: () => metrics.text(),
         onInternalError: (where, error) =>
           logger.warn("api: internal error", { where, error: String(error) }),
       });
       apis.push(api);
       clientPorts.push(await api.listen(url.port, url.host));
     }
+    const first = apis[0];
+    for (const url of config.listenMetricsUrls) {
+      if (first === undefined) break;
+      const m = new MetricsListener(first);
+      metricsServers.push(m);
+      metricsPorts.push(await m.listen(url.port, url.host));
+    }
   } catch (e) {
+    metrics.close();
+    for (const m of metricsServers) await m.close();
     for (const api of apis) await api.close().catch(() => undefined);
     backend.close();
     await running.stop();
@@ -118,15 +136,19 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     cluster: hexId(clusterId),
     client: config.listenClientUrls.map((u) => u.href),
     peer: peerListen.href,
+    metrics: config.listenMetricsUrls.map((u) => u.href),
   });
   return {
     member: running,
     memberId,
     clusterId,
     clientPorts,
+    metricsPorts,
     peerPort: transport.address.port,
     async stop() {
       publisher.cancel();
+      metrics.close();
+      for (const m of metricsServers) await m.close();
       for (const api of apis) await api.close();
       backend.close();
       await running.stop();
@@ -176,4 +198,185 @@ function publish(member: Member, config: ServerConfig, logger: Logger): { cancel
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * A `--listen-metrics-urls` listener: plain HTTP/1.1 answering only `GET /metrics` and
+ * `GET /health`, with the same handlers (and so the same bodies) as the client port's gateway.
+ */
+class MetricsListener {
+  readonly #server: http.Server;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(api: EtcdApiServer) {
+    this.#server = http.createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path !== "/metrics" && path !== "/health") {
+        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+        res.end("404 page not found\n");
+      } else if (req.method !== "GET") {
+        res.writeHead(405, { allow: "GET", "content-type": "text/plain; charset=utf-8" });
+        res.end("Method Not Allowed\n");
+      } else api.gateway.handle(req, res);
+    });
+    this.#server.on("connection", (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Listens on `host:port` (0 = any free port) and resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off("error", reject);
+        const addr = this.#server.address();
+        resolve(typeof addr === "object" && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Stops accepting and closes every connection. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#server.listening) {
+        resolve();
+        return;
+      }
+      this.#server.close(() => resolve());
+      for (const socket of this.#sockets) socket.destroy();
+    });
+  }
+}
+
+/**
+ * The member's Prometheus text for `/metrics` (client and metrics URLs): a few of etcd's metrics
+ * under etcd's exact names, HELP texts and types, read from the member when scraped. Leader
+ * changes are counted as etcd counts them (each move to a known leader other than the last one
+ * seen, including the first), by sampling the member once per heartbeat interval.
+ */
+class MemberMetrics {
+  readonly #member: Member;
+  readonly #quotaBytes: number;
+  readonly #serverId: string;
+  readonly #timer: NodeJS.Timeout;
+  #lastLeader: NodeId = 0;
+  #leaderChanges = 0;
+
+  constructor(member: Member, config: ServerConfig) {
+    this.#member = member;
+    this.#quotaBytes = config.quotaBackendBytes;
+    this.#serverId = hexId(member.id);
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), config.heartbeatIntervalMs);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sample(): void {
+    const leader = this.#member.leaderId;
+    if (leader !== 0 && leader !== this.#lastLeader) this.#leaderChanges++;
+    this.#lastLeader = leader;
+  }
+
+  text(): string {
+    this.#sample();
+    const m = this.#member;
+    const bytes = m.store.accountedBytes;
+    const out: string[] = [];
+    const metric = (
+      name: string,
+      type: "gauge" | "counter",
+      help: string,
+      value: number,
+      labels = "",
+    ): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
+    };
+    metric(
+      "etcd_debugging_mvcc_compact_revision",
+      "gauge",
+      "The revision of the last compaction in store.",
+      m.store.compactRevision,
+    );
+    metric(
+      "etcd_debugging_mvcc_current_revision",
+      "gauge",
+      "The current revision of store.",
+      m.store.currentRevision,
+    );
+    metric(
+      "etcd_mvcc_db_total_size_in_bytes",
+      "gauge",
+      "Total size of the underlying database physically allocated in bytes.",
+      bytes,
+    );
+    metric(
+      "etcd_mvcc_db_total_size_in_use_in_bytes",
+      "gauge",
+      "Total size of the underlying database logically in use in bytes.",
+      bytes,
+    );
+    metric(
+      "etcd_server_has_leader",
+      "gauge",
+      "Whether or not a leader exists. 1 is existence, 0 is not.",
+      m.leaderId !== 0 ? 1 : 0,
+    );
+    metric(
+      "etcd_server_id",
+      "gauge",
+      "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+      1,
+      `{server_id="${this.#serverId}"}`,
+    );
+    metric(
+      "etcd_server_is_leader",
+      "gauge",
+      "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+      m.isLeader ? 1 : 0,
+    );
+    metric(
+      "etcd_server_leader_changes_seen_total",
+      "counter",
+      "The number of leader changes seen.",
+      this.#leaderChanges,
+    );
+    metric(
+      "etcd_server_proposals_applied_total",
+      "gauge",
+      "The total number of consensus proposals applied.",
+      m.appliedIndex,
+    );
+    metric(
+      "etcd_server_proposals_committed_total",
+      "gauge",
+      "The total number of consensus proposals committed.",
+      m.commitIndex,
+    );
+    metric(
+      "etcd_server_quota_backend_bytes",
+      "gauge",
+      "Current backend storage quota size in bytes.",
+      this.#quotaBytes,
+    );
+    metric(
+      "etcd_server_version",
+      "gauge",
+      "Which version is running. 1 for 'server_version' label with current version.",
+      1,
+      `{server_version="${etcdServerVersion}"}`,
+    );
+    metric(
+      "process_resident_memory_bytes",
+      "gauge",
+      "Resident memory size in bytes.",
+      process.memoryUsage.rss(),
+    );
+    return `${out.join("\n")}\n`;
+  }
 }
