@@ -133,8 +133,8 @@ test("gateway: errors use grpc-gateway's body and HTTP status; bad JSON is 400",
   assert.equal(missing.status, 404);
   const get = await fetch(`http://${srv.endpoint}/v3/kv/range`);
   assert.equal(get.status, 405);
-  const election = await post("/v3/election/campaign", {});
-  assert.deepEqual([election.status, election.json.code], [501, 12]);
+  const unimplemented = await post("/v3/auth/enable", {});
+  assert.deepEqual([unimplemented.status, unimplemented.json.code], [501, 12]);
 });
 
 test("gateway: GET /version, /health and /metrics", async () => {

@@ -83,7 +83,7 @@ test("lock: lease 0 grants a 60 s lease; an unknown lease is etcd's lease-not-fo
     const bad = await lock(s, "locks/y", 424242);
     assert.deepEqual(
       [bad.grpcStatus, bad.grpcMessage],
-      [GrpcStatus.notFound, "etcdserver: requested lease not found"],
+      [GrpcStatus.unknown, "etcdserver: requested lease not found"],
     );
   } finally {
     await s.close();

@@ -1,6 +1,7 @@
 import type { BackendResult, EtcdBackend } from "../backend.js";
 import { grpcErrorOf, requestTooLargeError } from "../errors.js";
 import type { CallContext } from "../grpc/server.js";
+import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import type { HeaderMsg } from "../proto/messages.js";
 
 /** What every service needs: the backend, the limits and header construction. */
@@ -31,5 +32,15 @@ export class ServiceContext {
 /** The value of a backend result, or the mapped gRPC error thrown. */
 export function unwrap<T>(r: BackendResult<T>): T {
   if (!r.ok) throw grpcErrorOf(r.error);
+  return r.value;
+}
+
+/**
+ * The value of a backend result, or its etcd message as gRPC UNKNOWN: how etcd's Lock and
+ * Election services answer, since they run as clients of the server and return its errors as
+ * plain errors (reference §8).
+ */
+export function unwrapPlain<T>(r: BackendResult<T>): T {
+  if (!r.ok) throw new GrpcError(GrpcStatus.unknown, grpcErrorOf(r.error).message);
   return r.value;
 }

@@ -18,8 +18,7 @@ import {
   type WatchResponse,
   type WatchStream,
 } from "../../../mvcc/mod.js";
-import type { BackendResult, EtcdBackend } from "../backend.js";
-import { grpcErrorOf } from "../errors.js";
+import type { EtcdBackend } from "../backend.js";
 import { type MethodDef, serverStream, unary } from "../grpc/server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import {
@@ -33,7 +32,7 @@ import {
   type ProclaimRequestMsg,
   type ResignRequestMsg,
 } from "../proto/messages.js";
-import type { ServiceContext } from "./context.js";
+import { type ServiceContext, unwrapPlain } from "./context.js";
 
 /** TTL of the lease granted for a request with lease 0 (etcd's default session TTL). */
 export const electionDefaultLeaseTtlSeconds = 60;
@@ -68,12 +67,6 @@ function canceled(): GrpcError {
 /** A plain error as etcd's election server returns it: gRPC UNKNOWN with the text. */
 function plainError(message: string): GrpcError {
   return new GrpcError(GrpcStatus.unknown, message);
-}
-
-/** The value of a backend result, or its etcd message as an UNKNOWN error (see the file comment). */
-function plain<T>(r: BackendResult<T>): T {
-  if (!r.ok) throw plainError(grpcErrorOf(r.error).message);
-  return r.value;
 }
 
 /** The range that finds an election's leader: the lowest create revision under `prefix`. */
@@ -173,7 +166,7 @@ async function waitDeletes(
 ): Promise<void> {
   for (;;) {
     if (signal.aborted) throw canceled();
-    const r = plain(
+    const r = unwrapPlain(
       await backend.range(
         {
           key: prefix,
@@ -203,14 +196,14 @@ class ElectionRecipe {
   /** The session lease of a request: lease 0 grants a fresh unrenewed one (as etcd's NewSession). */
   async sessionLease(lease: number): Promise<number> {
     if (lease !== 0) return lease;
-    return plain(await this.#b.leaseGrant({ id: 0, ttl: electionDefaultLeaseTtlSeconds })).id;
+    return unwrapPlain(await this.#b.leaseGrant({ id: 0, ttl: electionDefaultLeaseTtlSeconds })).id;
   }
 
   async campaign(m: CampaignRequestMsg, signal: AbortSignal): Promise<CampaignResponseMsg> {
     const lease = await this.sessionLease(m.lease);
     const prefix = concat(m.name, enc.encode("/"));
     const key = concat(prefix, enc.encode(lease.toString(16)));
-    const t = plain(
+    const t = unwrapPlain(
       await this.#b.txn(
         {
           compare: [{ key, target: "create", result: "equal", value: 0 }],
@@ -249,7 +242,7 @@ class ElectionRecipe {
 
   /** Puts `value` on `key` if its create revision is still `rev`; else "election: not leader". */
   async proclaim(key: Uint8Array, rev: Revision, lease: number, value: Uint8Array): Promise<HeaderOnlyMsg> {
-    const t = plain(
+    const t = unwrapPlain(
       await this.#b.txn(
         {
           compare: [{ key, target: "create", result: "equal", value: rev }],
@@ -265,7 +258,7 @@ class ElectionRecipe {
 
   /** Deletes `key` if its create revision is still `rev`; succeeds either way (as etcd). */
   async resign(key: Uint8Array, rev: Revision): Promise<HeaderOnlyMsg> {
-    const t = plain(
+    const t = unwrapPlain(
       await this.#b.txn(
         {
           compare: [{ key, target: "create", result: "equal", value: rev }],
@@ -279,7 +272,7 @@ class ElectionRecipe {
   }
 
   async leader(name: Uint8Array): Promise<LeaderResponseMsg> {
-    const r = plain(
+    const r = unwrapPlain(
       await this.#b.range(firstCreated(concat(name, enc.encode("/"))), { serializable: false }),
     );
     const kv = r.kvs[0];

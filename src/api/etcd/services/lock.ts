@@ -16,7 +16,7 @@ import {
   type LockResponseMsg,
   type UnlockRequestMsg,
 } from "../proto/messages.js";
-import { type ServiceContext, unwrap } from "./context.js";
+import { type ServiceContext, unwrapPlain } from "./context.js";
 
 /** TTL of the lease granted for a Lock request without one (etcd's default session TTL). */
 export const lockDefaultLeaseTtlSeconds = 60;
@@ -75,7 +75,7 @@ async function waitDeletes(
 ): Promise<void> {
   for (;;) {
     if (signal.aborted) throw canceled();
-    const r = unwrap(
+    const r = unwrapPlain(
       await backend.range(
         {
           key: prefix,
@@ -103,7 +103,8 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
       LockD.LockResponse,
       async (m, ctx) => {
         let lease = m.lease;
-        if (lease === 0) lease = unwrap(await b.leaseGrant({ id: 0, ttl: lockDefaultLeaseTtlSeconds })).id;
+        if (lease === 0)
+          lease = unwrapPlain(await b.leaseGrant({ id: 0, ttl: lockDefaultLeaseTtlSeconds })).id;
         const prefix = concat(m.name, enc.encode("/"));
         const myKey = concat(prefix, enc.encode(lease.toString(16)));
         const owner = {
@@ -124,7 +125,7 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
             { type: "range", request: owner },
           ],
         };
-        const t = unwrap(await b.txn(txn, { serializable: false }));
+        const t = unwrapPlain(await b.txn(txn, { serializable: false }));
         let myRev = t.revision;
         const first = t.responses[0];
         if (!t.succeeded && first?.type === "range") myRev = first.response.kvs[0]?.createRevision ?? myRev;
@@ -138,7 +139,7 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
           await b.deleteRange({ key: myKey });
           throw e;
         }
-        const mine = unwrap(await b.range({ key: myKey }, { serializable: false }));
+        const mine = unwrapPlain(await b.range({ key: myKey }, { serializable: false }));
         if (mine.kvs.length === 0) throw new GrpcError(GrpcStatus.unknown, "mutex: session is expired");
         return { header: sc.header(mine.revision), key: myKey };
       },
@@ -147,7 +148,7 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
       LockD.UnlockRequest,
       LockD.UnlockResponse,
       async (m) => {
-        const r = unwrap(await b.deleteRange({ key: m.key }));
+        const r = unwrapPlain(await b.deleteRange({ key: m.key }));
         return { header: sc.header(r.revision) };
       },
     ),
