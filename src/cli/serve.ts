@@ -13,6 +13,13 @@ import { PeerTransport } from "../server/transport/mod.js";
 
 /** Delay between attempts to publish this member's name and client URLs. */
 const publishRetryMs = 200;
+/**
+ * How long one publish attempt may go unanswered before the next is made. A follower's proposal
+ * is forwarded to the leader, which drops it without a reply while another membership change is
+ * pending (as at every cluster start, when all members publish at once); waiting for the request
+ * timeout (7 s by default) would leave the member unpublished that long.
+ */
+const publishAttemptMs = 1000;
 
 /** A running Synod member: peer transport, Raft member, etcd API listeners. */
 export interface RunningServer {
@@ -171,20 +178,26 @@ function publish(member: Member, config: ServerConfig, logger: Logger): { cancel
     const self = member.members().find((m) => m.id === member.id);
     return self !== undefined && self.name === config.name && sameList(self.clientUrls, clientUrls);
   };
+  // One pending timer at most, so attempts never multiply.
+  const schedule = (ms: number): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = cancelled ? null : setTimeout(attempt, ms);
+  };
   const attempt = (): void => {
     if (cancelled || published()) return;
     const self = member.members().find((m) => m.id === member.id);
     if (self === undefined || member.leaderId === 0) {
-      timer = setTimeout(attempt, publishRetryMs);
+      schedule(publishRetryMs);
       return;
     }
     const type = self.isLearner ? ConfChangeType.addLearner : ConfChangeType.addNode;
+    schedule(publishAttemptMs);
     member
       .changeMembership([{ type, nodeId: member.id }], [{ ...self, name: config.name, clientUrls }])
       .then(() => logger.info("server: published name and client URLs", { name: config.name }))
       .catch((e) => {
         logger.debug("server: publish will be retried", { error: String(e) });
-        if (!cancelled) timer = setTimeout(attempt, publishRetryMs);
+        schedule(publishRetryMs);
       });
   };
   attempt();
