@@ -47,12 +47,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
+// Everything was closed in order (or never opened); idle keep-alive sockets of outgoing requests
+// (lease forwarding) must not hold the exit back for seconds.
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (e) => {
     process.stderr.write(`synod: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
