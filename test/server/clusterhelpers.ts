@@ -130,18 +130,7 @@ export function spawnCtl(endpoints: string, args: readonly string[]): CtlProcess
 export async function stopCtl(p: CtlProcess, signal: NodeJS.Signals, ms = 5000): Promise<void> {
   if (p.exited) return;
   p.proc.kill(signal);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`etcdctl ${String(p.proc.pid)} did not exit on ${signal}`)),
-      ms,
-    );
-  });
-  try {
-    await Promise.race([p.exit, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await within(p.exit, ms, `etcdctl ${String(p.proc.pid)} exiting on ${signal}`);
 }
 
 /** SIGKILLs every etcdctl started by {@link spawnCtl} that is still running. */
@@ -221,4 +210,17 @@ export async function memberIds(endpoints: string): Promise<Map<number, string>>
 /** Sleeps `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves as `p` does, or rejects after `ms` naming `what`; the timer never outlives the race. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -29,6 +29,7 @@ import {
   statusOf,
   stopCtl,
   waitForOutput,
+  within,
 } from "./clusterhelpers.js";
 
 let c: ProcessCluster;
@@ -299,10 +300,7 @@ test("etcdctl lock with a command: critical sections of competing processes neve
     spawnCtl(ep(m2), section("b")),
     spawnCtl(ep(m3), section("c")),
   ];
-  await Promise.race([
-    Promise.all(procs.map((p) => p.exit)),
-    sleep(15_000).then(() => assert.fail("the three lock holders did not finish in 15 s")),
-  ]);
+  await within(Promise.all(procs.map((p) => p.exit)), 15_000, "the three lock holders finishing");
   for (const p of procs) assert.equal(p.proc.exitCode, 0, p.err);
   const lines = readFileSync(log, "utf8").trim().split("\n");
   assert.equal(lines.length, 6, lines.join(" "));
