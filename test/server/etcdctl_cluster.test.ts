@@ -108,10 +108,10 @@ test("etcdctl put/get/del on a cluster: --prefix, --from-key, --limit, --sort-by
     ["get", "/p", "--prefix", "--sort-by=VALUE", "--order=ASCEND", "--keys-only"],
     "/p/a\n\n/p/b\n\n/p/c\n\n/p/d\n\n",
   );
-  const before = parseExact((await etcdctl(ep(m1), ["get", "/p/a", "-w", "json"])).stdout) as {
+  const original = parseExact((await etcdctl(ep(m1), ["get", "/p/a", "-w", "json"])).stdout) as {
     kvs: { mod_revision: number }[];
   };
-  const oldRev = before.kvs[0]?.mod_revision;
+  const oldRev = original.kvs[0]?.mod_revision;
   assert.ok(oldRev !== undefined);
   await ok(ep(m3), ["put", "/p/a", "new"], "OK\n");
   await ok(ep(m2), ["get", "/p/a", `--rev=${oldRev}`], "/p/a\nva\n");
@@ -452,8 +452,8 @@ test("etcdctl move-leader on a cluster: leadership moves to the chosen follower"
   const to = ids.get(followers[1].clientPort);
   assert.ok(from !== undefined && to !== undefined);
   await ok(all, ["move-leader", to], `Leadership transferred from ${from} to ${to}\n`);
-  const after = await roles();
-  assert.equal(after.leader, followers[1]);
+  const moved = await roles();
+  assert.equal(moved.leader, followers[1]);
   await ok(ep(leader), ["put", "/ml/k", "v"], "OK\n");
   await fails(all, ["move-leader", "1234"], "Error: etcdserver: bad leader transferee");
 });
