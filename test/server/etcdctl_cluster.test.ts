@@ -496,6 +496,11 @@ test("etcdctl member list / add / remove / add --learner / promote on a cluster"
   );
   const ls = (await statusOf(ep(spare)))?.[0]?.Status;
   assert.equal(ls?.isLearner, true);
+  // As etcd: a learner serves serializable reads and Status only.
+  const linearizable = await etcdctl(ep(spare), ["get", "/nothing"]);
+  assert.match(linearizable.stderr, /etcdserver: rpc not supported for learner/);
+  const write = await etcdctl(ep(spare), ["put", "/l", "x"]);
+  assert.match(write.stderr, /etcdserver: rpc not supported for learner/);
   await ok(
     all,
     ["member", "promote", lid],

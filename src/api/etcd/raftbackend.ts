@@ -324,8 +324,17 @@ export class RaftBackend implements EtcdBackend {
     };
   }
 
+  /** etcd serves only serializable reads and Status on a learner. */
+  #learnerRefusal(): { ok: false; error: BackendFailure } | null {
+    const self = this.member.members().find((m) => m.id === this.member.id);
+    if (self?.isLearner !== true) return null;
+    return fail(EtcdServerErrorCode.notSupportedForLearner, "this member is a learner");
+  }
+
   async #readBarrier(opts: ReadOptions): Promise<BackendResult<never> | null> {
     if (opts.serializable) return null;
+    const refused = this.#learnerRefusal();
+    if (refused !== null) return refused;
     try {
       await this.member.linearizableRead();
       return null;
@@ -338,6 +347,8 @@ export class RaftBackend implements EtcdBackend {
     command: Command,
     type: K,
   ): Promise<BackendResult<ResponseOf<K>>> {
+    const refused = this.#learnerRefusal();
+    if (refused !== null) return refused;
     try {
       const r = await this.member.propose(command);
       if (!r.ok) return r;
