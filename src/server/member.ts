@@ -151,7 +151,7 @@ export class Member {
       id: options.id,
       storage,
       rng: new SeededRng(Number(process.hrtime.bigint() % 2147483647n) ^ options.id),
-      electionTicks: Math.round(this.#electionMs / this.#heartbeatMs),
+      electionTicks: Math.floor(this.#electionMs / this.#heartbeatMs),
       heartbeatTicks: 1,
       applied,
       logger: this.logger,
