@@ -8,7 +8,7 @@ import { ConfChangeType, type NodeId } from "../raft/types.js";
 import type { ServerConfig } from "../server/config.js";
 import type { MemberInfo } from "../server/envelope.js";
 import { clusterIdOf, hexId, memberIdOf } from "../server/ids.js";
-import { Member } from "../server/member.js";
+import { Member, type MemberOptions } from "../server/member.js";
 import { PeerTransport } from "../server/transport/mod.js";
 
 /** Delay between attempts to publish this member's name and client URLs. */
@@ -52,33 +52,26 @@ export function initialMembers(config: ServerConfig): MemberInfo[] {
   });
 }
 
-/** Starts a member as configured; resolves once its client and peer ports are listening. */
-export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const infos = initialMembers(config);
-  const selfPeerUrls = config.initialAdvertisePeerUrls.map((u) => u.href);
-  const memberId = memberIdOf(selfPeerUrls, config.initialClusterToken);
-  const clusterId = clusterIdOf(config.initialClusterToken);
-  const log = (component: string): Logger => ({
+/** A logger that adds `component` to every line. */
+function componentLogger(logger: Logger, component: string): Logger {
+  return {
     debug: (m, f) => logger.debug(m, { component, ...f }),
     info: (m, f) => logger.info(m, { component, ...f }),
     warn: (m, f) => logger.warn(m, { component, ...f }),
-  });
-  let member: Member | null = null;
-  const peerListen = config.listenPeerUrls[0];
-  if (peerListen === undefined) throw new Error("no --listen-peer-urls");
-  const transport = await PeerTransport.start({
-    clusterId,
-    memberId,
-    listen: { host: peerListen.host, port: peerListen.port },
-    onMessage: (m) => member?.receive(m),
-    onUnreachable: (peer) => member?.reportUnreachable(peer),
-    onSnapshotStatus: (peer, ok) => member?.reportSnapshotStatus(peer, ok),
-    logger: log("transport"),
-  });
-  member = await Member.start({
+  };
+}
+
+/** The member's settings from the configuration (etcd's minimum lease TTL included). */
+function memberOptions(
+  config: ServerConfig,
+  memberId: NodeId,
+  transport: PeerTransport,
+  logger: Logger,
+): MemberOptions {
+  return {
     id: memberId,
     dataDir: config.dataDir,
-    initialCluster: infos,
+    initialCluster: initialMembers(config),
     initialClusterState: config.initialClusterState,
     heartbeatMs: config.heartbeatIntervalMs,
     electionMs: config.electionTimeoutMs,
@@ -92,23 +85,26 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
           (Math.floor((3 * config.electionTicks) / 2) * config.heartbeatIntervalMs) / 1000,
         ),
       },
-      logger: log("mvcc"),
+      logger: componentLogger(logger, "mvcc"),
     },
     transport,
-    logger: log("raft"),
-  });
-  const running = member;
-  const backend = new RaftBackend(running, {
-    clusterId,
-    clusterToken: config.initialClusterToken,
-    logger: log("api"),
-  });
-  const metrics = new MemberMetrics(running, config);
-  const apis: EtcdApiServer[] = [];
-  const clientPorts: number[] = [];
-  const metricsServers: MetricsListener[] = [];
-  const metricsPorts: number[] = [];
-  try {
+    logger: componentLogger(logger, "raft"),
+  };
+}
+
+/** The client API servers (one per client URL) and metrics listeners of a member. */
+class Listeners {
+  readonly apis: EtcdApiServer[] = [];
+  readonly clientPorts: number[] = [];
+  readonly metricsServers: MetricsListener[] = [];
+  readonly metricsPorts: number[] = [];
+
+  async start(
+    config: ServerConfig,
+    backend: RaftBackend,
+    metrics: MemberMetrics,
+    logger: Logger,
+  ): Promise<void> {
     for (const url of config.listenClientUrls) {
       const api = new EtcdApiServer({
         backend,
@@ -117,26 +113,69 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         onInternalError: (where, error) =>
           logger.warn("api: internal error", { where, error: String(error) }),
       });
-      apis.push(api);
-      clientPorts.push(await api.listen(url.port, url.host));
+      this.apis.push(api);
+      this.clientPorts.push(await api.listen(url.port, url.host));
     }
-    const first = apis[0];
+    const first = this.apis[0];
     for (const url of config.listenMetricsUrls) {
       if (first === undefined) break;
       const m = new MetricsListener(first);
-      metricsServers.push(m);
-      metricsPorts.push(await m.listen(url.port, url.host));
+      this.metricsServers.push(m);
+      this.metricsPorts.push(await m.listen(url.port, url.host));
     }
-  } catch (e) {
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.metricsServers) await m.close();
+    for (const api of this.apis) await api.close().catch(() => undefined);
+  }
+}
+
+/** Starts a member as configured; resolves once its client and peer ports are listening. */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const memberId = memberIdOf(
+    config.initialAdvertisePeerUrls.map((u) => u.href),
+    config.initialClusterToken,
+  );
+  const clusterId = clusterIdOf(config.initialClusterToken);
+  const peerListen = config.listenPeerUrls[0];
+  if (peerListen === undefined) throw new Error("no --listen-peer-urls");
+  let member: Member | null = null;
+  const transport = await PeerTransport.start({
+    clusterId,
+    memberId,
+    listen: { host: peerListen.host, port: peerListen.port },
+    onMessage: (m) => member?.receive(m),
+    onUnreachable: (peer) => member?.reportUnreachable(peer),
+    onSnapshotStatus: (peer, ok) => member?.reportSnapshotStatus(peer, ok),
+    logger: componentLogger(logger, "transport"),
+  });
+  const running = await Member.start(memberOptions(config, memberId, transport, logger)).catch(async (e) => {
+    await transport.close();
+    throw e;
+  });
+  member = running;
+  const backend = new RaftBackend(running, {
+    clusterId,
+    clusterToken: config.initialClusterToken,
+    logger: componentLogger(logger, "api"),
+  });
+  const metrics = new MemberMetrics(running, config);
+  const listeners = new Listeners();
+  const shutdown = async (): Promise<void> => {
     metrics.close();
-    for (const m of metricsServers) await m.close();
-    for (const api of apis) await api.close().catch(() => undefined);
+    await listeners.close();
     backend.close();
     await running.stop();
     await transport.close();
+  };
+  try {
+    await listeners.start(config, backend, metrics, logger);
+  } catch (e) {
+    await shutdown();
     throw e;
   }
-  const publisher = publish(running, config, log("server"));
+  const publisher = publish(running, config, componentLogger(logger, "server"));
   logger.info("server: serving", {
     name: config.name,
     member: hexId(memberId),
@@ -149,17 +188,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     member: running,
     memberId,
     clusterId,
-    clientPorts,
-    metricsPorts,
+    clientPorts: listeners.clientPorts,
+    metricsPorts: listeners.metricsPorts,
     peerPort: transport.address.port,
     async stop() {
       publisher.cancel();
-      metrics.close();
-      for (const m of metricsServers) await m.close();
-      for (const api of apis) await api.close();
-      backend.close();
-      await running.stop();
-      await transport.close();
+      await shutdown();
       logger.info("server: stopped", { member: hexId(memberId) });
     },
   };
