@@ -5,6 +5,7 @@ import { EtcdApiServer } from "../api/etcd/server.js";
 import { etcdServerVersion } from "../api/etcd/version.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
+import { AutoCompactor } from "../server/compactor.js";
 import type { ServerConfig } from "../server/config.js";
 import type { MemberInfo } from "../server/envelope.js";
 import { clusterIdOf, hexId, memberIdOf } from "../server/ids.js";
@@ -162,7 +163,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   });
   const metrics = new MemberMetrics(running, config);
   const listeners = new Listeners();
+  const compactor =
+    config.autoCompactionRetentionMs > 0 || config.autoCompactionRetentionRevisions > 0
+      ? new AutoCompactor(running, {
+          mode: config.autoCompactionMode,
+          retentionMs: config.autoCompactionRetentionMs,
+          retentionRevisions: config.autoCompactionRetentionRevisions,
+          logger: componentLogger(logger, "compactor"),
+          nowMs: () => performance.now(),
+        })
+      : null;
   const shutdown = async (): Promise<void> => {
+    compactor?.close();
     metrics.close();
     await listeners.close();
     backend.close();
