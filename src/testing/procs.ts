@@ -99,15 +99,20 @@ export class ProcessCluster {
     proc.stderr?.on("data", append);
   }
 
-  /** Kills member `m` with `signal` and waits for it to exit. */
-  async kill(m: ProcessMember, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+  /**
+   * Kills member `m` with `signal` and waits for it to exit; a process that has not exited
+   * `graceMs` after a gentler signal is killed with SIGKILL.
+   */
+  async kill(m: ProcessMember, signal: NodeJS.Signals = "SIGKILL", graceMs = 10_000): Promise<void> {
     const proc = m.proc;
     if (proc === null) return;
     m.proc = null;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
     proc.kill(signal);
+    const escalate = signal === "SIGKILL" ? null : setTimeout(() => proc.kill("SIGKILL"), graceMs);
     await exited;
+    if (escalate !== null) clearTimeout(escalate);
   }
 
   /** Kills every process started and removes the data directories. */
