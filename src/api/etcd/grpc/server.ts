@@ -103,6 +103,8 @@ export const streamRequestsQueuedMaxDefault = 1024;
 
 /** Milliseconds an HTTP/2 session gets to finish after a graceful close before it is destroyed. */
 export const sessionCloseGraceMs = 1000;
+/** How long a graceful close waits for unary calls in flight to finish before failing them. */
+export const unaryDrainMs = 3000;
 
 /**
  * A gRPC server written directly on `node:http2` (h2c, prior knowledge): message framing, status
@@ -114,7 +116,10 @@ export const sessionCloseGraceMs = 1000;
 export class GrpcServer {
   readonly #http2: http2.Http2Server;
   readonly #methods = new Map<string, MethodDef>();
+  /** Streaming calls in flight (they never end by themselves: a close fails them at once). */
   readonly #calls = new Set<AbortController>();
+  /** Unary calls in flight (a close lets them finish, up to {@link unaryDrainMs}). */
+  readonly #unaryCalls = new Set<AbortController>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #options: GrpcServerOptions;
   #closing = false;
@@ -157,10 +162,18 @@ export class GrpcServer {
     this.#http2.emit("connection", socket);
   }
 
-  /** Ends every call with UNAVAILABLE and closes every session (destroyed after a grace period). */
+  /**
+   * Graceful close: refuses new calls, ends streaming calls with UNAVAILABLE, lets unary calls in
+   * flight finish (up to {@link unaryDrainMs}, then fails them), and closes every session
+   * (destroyed after a grace period).
+   */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const c of this.#calls) c.abort(new GrpcError(GrpcStatus.unavailable, "etcdserver: server stopped"));
+    const stopped = (): GrpcError => new GrpcError(GrpcStatus.unavailable, "etcdserver: server stopped");
+    for (const c of this.#calls) c.abort(stopped());
+    const deadline = Date.now() + unaryDrainMs;
+    while (this.#unaryCalls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const c of this.#unaryCalls) c.abort(stopped());
     const sessions = [...this.#sessions];
     await Promise.all(
       sessions.map(
@@ -188,7 +201,11 @@ export class GrpcServer {
       return;
     }
     const method = this.#methods.get(path);
-    const call = new Call(stream, this.#options, this.#calls);
+    const call = new Call(stream, this.#options, method?.kind === "unary" ? this.#unaryCalls : this.#calls);
+    if (this.#closing) {
+      call.finish(new GrpcError(GrpcStatus.unavailable, "etcdserver: server stopped"));
+      return;
+    }
     if (method === undefined) {
       const text = this.#options.unknownMethodMessage?.(path) ?? `unknown method ${path}`;
       call.finish(new GrpcError(GrpcStatus.unimplemented, text));
