@@ -198,9 +198,7 @@ export class LocalBackend implements EtcdBackend {
   }
 
   hash(): Promise<BackendResult<HashResult>> {
-    const r = this.store.hashKv(0);
-    if (!r.ok) return done(r);
-    return Promise.resolve(ok({ revision: r.value.revision, hash: r.value.hash }));
+    return Promise.resolve(storeHash(this.store));
   }
 
   hashKv(revision: Revision) {
@@ -215,12 +213,7 @@ export class LocalBackend implements EtcdBackend {
 
   /** The snapshot is encoded in memory at once (the store must not change while it is read). */
   snapshot(): Promise<BackendResult<SnapshotStream>> {
-    const chunks = [...encodeSnapshot(this.store)];
-    const totalBytes = chunks.reduce((n, c) => n + c.length, 0);
-    async function* iterate(): AsyncGenerator<Uint8Array> {
-      yield* chunks;
-    }
-    return Promise.resolve(ok({ revision: this.store.currentRevision, totalBytes, chunks: iterate() }));
+    return Promise.resolve(ok(storeSnapshot(this.store)));
   }
 
   defragment() {
@@ -241,6 +234,25 @@ export class LocalBackend implements EtcdBackend {
     const hub = this.store.watchHub;
     if (hub.unsyncedCount > 0) hub.sync();
   }
+}
+
+/** Etcd's `Hash` of a store: its HashKV hash at the current revision. */
+export function storeHash(store: MvccStore): BackendResult<HashResult> {
+  const r = store.hashKv(0);
+  return r.ok ? ok({ revision: r.value.revision, hash: r.value.hash }) : r;
+}
+
+/**
+ * A point-in-time snapshot stream of a store. The snapshot is encoded in memory at once, since
+ * the store must not change while it is read.
+ */
+export function storeSnapshot(store: MvccStore): SnapshotStream {
+  const chunks = [...encodeSnapshot(store)];
+  const totalBytes = chunks.reduce((n, c) => n + c.length, 0);
+  async function* iterate(): AsyncGenerator<Uint8Array> {
+    yield* chunks;
+  }
+  return { revision: store.currentRevision, totalBytes, chunks: iterate() };
 }
 
 function ok<T>(value: T): BackendResult<T> {

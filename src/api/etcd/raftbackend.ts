@@ -1,20 +1,19 @@
 import { ErrorCode, SynodError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
-import {
-  type AlarmRequest,
-  type Command,
-  type CommandResponse,
-  type DeleteRangeRequest,
-  encodeSnapshot,
-  type LeaseGrantRequest,
-  type LeaseId,
-  type LeaseKeepAliveResponse,
-  type LeaseTimeToLiveResponse,
-  type PutRequest,
-  type RangeRequest,
-  type Revision,
-  type TxnRequest,
-  type WatchHub,
+import type {
+  AlarmRequest,
+  Command,
+  CommandResponse,
+  DeleteRangeRequest,
+  LeaseGrantRequest,
+  LeaseId,
+  LeaseKeepAliveResponse,
+  LeaseTimeToLiveResponse,
+  PutRequest,
+  RangeRequest,
+  Revision,
+  TxnRequest,
+  WatchHub,
 } from "../../mvcc/mod.js";
 import { ConfChangeType, NONE } from "../../raft/types.js";
 import type { MemberInfo } from "../../server/envelope.js";
@@ -33,6 +32,7 @@ import type {
   SnapshotStream,
 } from "./backend.js";
 import { EtcdServerErrorCode } from "./backend.js";
+import { storeHash, storeSnapshot } from "./local.js";
 import { alarmText, etcdServerVersion } from "./version.js";
 
 /** Interval of the watch catch-up loop while watchers are unsynced (etcd: 100 ms). */
@@ -207,9 +207,7 @@ export class RaftBackend implements EtcdBackend {
   }
 
   hash(): Promise<BackendResult<HashResult>> {
-    const r = this.member.store.hashKv(0);
-    if (!r.ok) return Promise.resolve(r);
-    return Promise.resolve(ok({ revision: r.value.revision, hash: r.value.hash }));
+    return Promise.resolve(storeHash(this.member.store));
   }
 
   hashKv(revision: Revision) {
@@ -225,14 +223,7 @@ export class RaftBackend implements EtcdBackend {
   }
 
   snapshot(): Promise<BackendResult<SnapshotStream>> {
-    const chunks = [...encodeSnapshot(this.member.store)];
-    const totalBytes = chunks.reduce((n, c) => n + c.length, 0);
-    async function* iterate(): AsyncGenerator<Uint8Array> {
-      yield* chunks;
-    }
-    return Promise.resolve(
-      ok({ revision: this.member.store.currentRevision, totalBytes, chunks: iterate() }),
-    );
+    return Promise.resolve(ok(storeSnapshot(this.member.store)));
   }
 
   defragment() {
