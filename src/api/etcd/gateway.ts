@@ -149,6 +149,9 @@ export class Gateway {
   readonly #sc: ServiceContext;
   readonly #metricsText: () => string;
   readonly #open = new Set<ServerResponse>();
+  /** Unary requests being served (a graceful close waits for them). */
+  #unaryInFlight = 0;
+  #closing = false;
 
   constructor(grpc: GrpcServer, sc: ServiceContext, metricsText?: () => string) {
     this.#grpc = grpc;
@@ -156,14 +159,25 @@ export class Gateway {
     this.#metricsText = metricsText ?? (() => defaultMetricsText(sc));
   }
 
-  /** Ends every open streaming response. */
+  /** Refuses new requests (UNAVAILABLE) and ends every open streaming response. */
   close(): void {
+    this.#closing = true;
     for (const res of this.#open) res.destroy();
     this.#open.clear();
   }
 
+  /** Resolves once no unary request is in flight, or after `ms`. */
+  async drain(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.#unaryInFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
   /** Serves one HTTP/1.1 request. */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#closing) {
+      writeError(res, new GrpcError(GrpcStatus.unavailable, "etcdserver: server stopped"));
+      return;
+    }
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     this.#route(req, res, path).catch((e: unknown) => {
       if (!res.headersSent) writeError(res, e instanceof GrpcError ? e : internal(e));
@@ -212,8 +226,13 @@ export class Gateway {
       requestBytes: encodedSize(def.requestDesc, request as object),
     };
     if (def.kind === "unary") {
-      const response = await def.handle(request, ctx);
-      writeJson(res, 200, toJson(def.responseDesc, response));
+      this.#unaryInFlight++;
+      try {
+        const response = await def.handle(request, ctx);
+        writeJson(res, 200, toJson(def.responseDesc, response));
+      } finally {
+        this.#unaryInFlight--;
+      }
       return;
     }
     const stream = this.#startStream(res);

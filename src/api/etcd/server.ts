@@ -4,7 +4,13 @@ import { limits } from "../../mvcc/mod.js";
 import type { EtcdBackend } from "./backend.js";
 import { noLeaderError } from "./errors.js";
 import { Gateway } from "./gateway.js";
-import { type CallContext, GrpcServer, type MethodDef, type StreamCall } from "./grpc/server.js";
+import {
+  type CallContext,
+  GrpcServer,
+  type MethodDef,
+  type StreamCall,
+  unaryDrainMs,
+} from "./grpc/server.js";
 import { SharedPortListener } from "./listener.js";
 import { ServiceContext } from "./services/context.js";
 import { electionMethods } from "./services/election.js";
@@ -120,11 +126,14 @@ export class EtcdApiServer {
     return this.#port;
   }
 
-  /** Stops accepting, ends every call (streams get UNAVAILABLE) and closes every connection. */
+  /**
+   * Graceful close: stops accepting, refuses new calls, ends streams with UNAVAILABLE, lets unary
+   * calls in flight (gRPC and JSON) finish for up to `unaryDrainMs`, then closes every connection.
+   */
   async close(): Promise<void> {
     const listening = this.#listener.close();
     this.gateway.close();
-    await this.grpc.close();
+    await Promise.all([this.grpc.close(), this.gateway.drain(unaryDrainMs)]);
     for (const socket of this.#http1Sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#http1.close(() => resolve()));
     await listening;

@@ -45,3 +45,28 @@ test("EtcdApiServer.close: a unary call in flight finishes; a watch stream ends 
     backend.close();
   }
 });
+
+test("EtcdApiServer.close: a JSON gateway put in flight finishes; requests after the close are refused", async () => {
+  // Proves the same graceful stop on the HTTP/1.1 side of the shared port.
+  const backend = new SlowPuts();
+  const server = new EtcdApiServer({ backend });
+  const port = await server.listen(0);
+  try {
+    const body = JSON.stringify({
+      key: Buffer.from("g").toString("base64"),
+      value: Buffer.from("v").toString("base64"),
+    });
+    const put = fetch(`http://127.0.0.1:${port}/v3/kv/put`, { method: "POST", body });
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = server.close();
+    const res = await put;
+    assert.equal(res.status, 200);
+    await closed;
+    const r = backend.store.range({ key: b("g") });
+    assert.equal(r.ok && r.value.kvs.length, 1);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/v3/kv/put`, { method: "POST", body }));
+  } finally {
+    await server.close();
+    backend.close();
+  }
+});
