@@ -9,15 +9,7 @@
  * a plain error: gRPC code UNKNOWN with etcd's message. Lease 0 means "grant a 60 s lease that
  * nobody keeps alive" (a fresh `concurrency.Session`), in Campaign, Proclaim and Resign alike.
  */
-import {
-  type KeyValue,
-  prefixEnd,
-  type RangeRequest,
-  type Revision,
-  type WatchCreateRequest,
-  type WatchResponse,
-  type WatchStream,
-} from "../../../mvcc/mod.js";
+import { bytesEqual, type KeyValue, prefixEnd, type RangeRequest, type Revision } from "../../../mvcc/mod.js";
 import type { EtcdBackend } from "../backend.js";
 import { type MethodDef, serverStream, unary } from "../grpc/server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
@@ -33,12 +25,7 @@ import {
   type ResignRequestMsg,
 } from "../proto/messages.js";
 import { type ServiceContext, unwrapPlain } from "./context.js";
-
-/** TTL of the lease granted for a request with lease 0 (etcd's default session TTL). */
-export const electionDefaultLeaseTtlSeconds = 60;
-
-/** Watch responses taken from a stream at a time. */
-const watchResponsesTakenMax = 64;
+import { canceled, concat, sessionTtlSecondsDefault, WatchFeed, waitDeletes } from "./queue.js";
 
 /** etcd's `concurrency.ErrElectionNotLeader` text. */
 export const electionNotLeaderMessage = "election: not leader";
@@ -49,21 +36,6 @@ export const electionMissingLeaderMessage = '"leader" field must be provided';
 
 const enc = new TextEncoder();
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function canceled(): GrpcError {
-  return new GrpcError(GrpcStatus.canceled, "context canceled");
-}
-
 /** A plain error as etcd's election server returns it: gRPC UNKNOWN with the text. */
 function plainError(message: string): GrpcError {
   return new GrpcError(GrpcStatus.unknown, message);
@@ -72,117 +44,6 @@ function plainError(message: string): GrpcError {
 /** The range that finds an election's leader: the lowest create revision under `prefix`. */
 function firstCreated(prefix: Uint8Array): RangeRequest {
   return { key: prefix, rangeEnd: prefixEnd(prefix), sortOrder: "ascend", sortTarget: "create", limit: 1 };
-}
-
-/**
- * One watcher on a stream of its own, read one response at a time: responses with events and
- * the cancel response (compaction, failed create); created responses and progress are skipped.
- */
-class WatchFeed {
-  readonly #backend: EtcdBackend;
-  readonly #stream: WatchStream;
-  #buffer: WatchResponse[] = [];
-  #wake: (() => void) | null = null;
-
-  constructor(backend: EtcdBackend, req: WatchCreateRequest) {
-    this.#backend = backend;
-    this.#stream = backend.watchHub().newStream();
-    this.#stream.onReady = () => {
-      const wake = this.#wake;
-      this.#wake = null;
-      wake?.();
-    };
-    this.#stream.watch(req);
-    if (this.#stream.unsynced > 0) backend.requestWatchSync();
-  }
-
-  /** The next response with events or the cancel response; rejects with CANCELED on abort. */
-  async next(signal: AbortSignal): Promise<WatchResponse> {
-    for (;;) {
-      if (signal.aborted) throw canceled();
-      if (this.#buffer.length === 0) {
-        this.#buffer = this.#stream.take(watchResponsesTakenMax);
-        // A watcher parked behind a full buffer is caught up once we have drained it.
-        if (this.#stream.unsynced > 0) this.#backend.requestWatchSync();
-      }
-      const r = this.#buffer.shift();
-      if (r !== undefined) {
-        if (r.canceled || r.events.length > 0) return r;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const onAbort = (): void => {
-          this.#wake = null;
-          resolve();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        this.#wake = () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        };
-      });
-    }
-  }
-
-  close(): void {
-    this.#wake = null;
-    this.#stream.onReady = null;
-    this.#stream.close();
-  }
-}
-
-/**
- * Waits until `key` is deleted after revision `rev` (etcd's `waitDelete`). A watcher canceled by
- * compaction resolves too (the caller re-reads); any other cancel fails as etcd's client reports
- * it: FAILED_PRECONDITION with the cancel reason.
- */
-async function waitDelete(
-  backend: EtcdBackend,
-  key: Uint8Array,
-  rev: Revision,
-  signal: AbortSignal,
-): Promise<void> {
-  const feed = new WatchFeed(backend, { key, startRevision: rev + 1 });
-  try {
-    for (;;) {
-      const r = await feed.next(signal);
-      if (r.canceled) {
-        if (r.compactRevision > 0) return;
-        throw new GrpcError(GrpcStatus.failedPrecondition, r.cancelReason);
-      }
-      if (r.events.some((e) => e.type === "delete")) return;
-    }
-  } finally {
-    feed.close();
-  }
-}
-
-/** Waits until no key under `prefix` has a create revision at or below `maxCreateRev`. */
-async function waitDeletes(
-  backend: EtcdBackend,
-  prefix: Uint8Array,
-  maxCreateRev: Revision,
-  signal: AbortSignal,
-): Promise<void> {
-  for (;;) {
-    if (signal.aborted) throw canceled();
-    const r = unwrapPlain(
-      await backend.range(
-        {
-          key: prefix,
-          rangeEnd: prefixEnd(prefix),
-          sortOrder: "descend",
-          sortTarget: "create",
-          maxCreateRevision: maxCreateRev,
-          limit: 1,
-        },
-        { serializable: false },
-      ),
-    );
-    const last: KeyValue | undefined = r.kvs[0];
-    if (last === undefined) return;
-    await waitDelete(backend, last.key, r.revision, signal);
-  }
 }
 
 /** The Election service's recipe over one backend. */
@@ -196,7 +57,7 @@ class ElectionRecipe {
   /** The session lease of a request: lease 0 grants a fresh unrenewed one (as etcd's NewSession). */
   async sessionLease(lease: number): Promise<number> {
     if (lease !== 0) return lease;
-    return unwrapPlain(await this.#b.leaseGrant({ id: 0, ttl: electionDefaultLeaseTtlSeconds })).id;
+    return unwrapPlain(await this.#b.leaseGrant({ id: 0, ttl: sessionTtlSecondsDefault })).id;
   }
 
   async campaign(m: CampaignRequestMsg, signal: AbortSignal): Promise<CampaignResponseMsg> {
@@ -221,7 +82,7 @@ class ElectionRecipe {
       if (kv === undefined)
         throw new Error("election: txn failed on create_revision 0 but the key is absent");
       rev = kv.createRevision;
-      if (!sameBytes(kv.value, m.value)) {
+      if (!bytesEqual(kv.value, m.value)) {
         try {
           await this.proclaim(key, rev, lease, m.value);
         } catch (e) {

@@ -5,8 +5,7 @@
  * (gone → "mutex: session is expired"). Lease 0 grants a 60 s lease that nobody keeps alive.
  * A client that gives up while waiting has its key deleted. Unlock(key) deletes the key.
  */
-import { type KeyValue, prefixEnd, type Revision, type TxnRequest } from "../../../mvcc/mod.js";
-import type { EtcdBackend } from "../backend.js";
+import { prefixEnd, type TxnRequest } from "../../../mvcc/mod.js";
 import { type MethodDef, unary } from "../grpc/server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import {
@@ -17,82 +16,9 @@ import {
   type UnlockRequestMsg,
 } from "../proto/messages.js";
 import { type ServiceContext, unwrapPlain } from "./context.js";
-
-/** TTL of the lease granted for a Lock request without one (etcd's default session TTL). */
-export const lockDefaultLeaseTtlSeconds = 60;
+import { concat, sessionTtlSecondsDefault, waitDeletes } from "./queue.js";
 
 const enc = new TextEncoder();
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function canceled(): GrpcError {
-  return new GrpcError(GrpcStatus.canceled, "context canceled");
-}
-
-/** Resolves once `key` has a DELETE event after revision `rev` (or the watch is canceled). */
-async function waitDelete(
-  backend: EtcdBackend,
-  key: Uint8Array,
-  rev: Revision,
-  signal: AbortSignal,
-): Promise<void> {
-  const stream = backend.watchHub().newStream();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => reject(canceled());
-      const check = (): void => {
-        for (const r of stream.take()) {
-          if (r.canceled || r.events.some((e) => e.type === "delete")) {
-            signal.removeEventListener("abort", onAbort);
-            resolve();
-            return;
-          }
-        }
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      stream.onReady = check;
-      stream.watch({ key, startRevision: rev + 1 });
-      if (stream.unsynced > 0) backend.requestWatchSync();
-      check();
-    });
-  } finally {
-    stream.onReady = null;
-    stream.close();
-  }
-}
-
-/** Waits until no key under `prefix` has a create revision at or below `maxCreateRev`. */
-async function waitDeletes(
-  backend: EtcdBackend,
-  prefix: Uint8Array,
-  maxCreateRev: Revision,
-  signal: AbortSignal,
-): Promise<void> {
-  for (;;) {
-    if (signal.aborted) throw canceled();
-    const r = unwrapPlain(
-      await backend.range(
-        {
-          key: prefix,
-          rangeEnd: prefixEnd(prefix),
-          sortOrder: "descend",
-          sortTarget: "create",
-          maxCreateRevision: maxCreateRev,
-          limit: 1,
-        },
-        { serializable: false },
-      ),
-    );
-    const last: KeyValue | undefined = r.kvs[0];
-    if (last === undefined) return;
-    await waitDelete(backend, last.key, r.revision, signal);
-  }
-}
 
 /** The Lock methods by gRPC path. */
 export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
@@ -103,8 +29,7 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
       LockD.LockResponse,
       async (m, ctx) => {
         let lease = m.lease;
-        if (lease === 0)
-          lease = unwrapPlain(await b.leaseGrant({ id: 0, ttl: lockDefaultLeaseTtlSeconds })).id;
+        if (lease === 0) lease = unwrapPlain(await b.leaseGrant({ id: 0, ttl: sessionTtlSecondsDefault })).id;
         const prefix = concat(m.name, enc.encode("/"));
         const myKey = concat(prefix, enc.encode(lease.toString(16)));
         const owner = {
