@@ -143,7 +143,7 @@ export function etcdctl(
     const child = execFile(
       "etcdctl",
       [`--endpoints=${endpoints}`, "--dial-timeout=2s", `--command-timeout=${commandTimeout}`, ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30_000 },
+      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30_000, maxBuffer: 8 << 20 },
       (error, stdout, stderr) => {
         if (error !== null && (error as NodeJS.ErrnoException).code === "ENOENT") {
           reject(new Error("etcdctl is not installed (apt-get install -y etcd-client)"));

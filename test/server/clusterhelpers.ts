@@ -1,6 +1,6 @@
 // Shared helpers for the tests that drive a real three-member Synod cluster with real clients.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import {
   type CtlResult,
@@ -62,22 +62,7 @@ export function foundersOf(c: ProcessCluster): [ProcessMember, ProcessMember, Pr
 
 /** Runs etcdctl with `input` on stdin (for `txn` and values too large for argv). */
 export function etcdctlIn(endpoints: string, args: readonly string[], input: string): Promise<CtlResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      "etcdctl",
-      [`--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=5s", ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 30_000, maxBuffer: 8 << 20 },
-      (error, stdout, stderr) => {
-        if (error !== null && (error as NodeJS.ErrnoException).code === "ENOENT") {
-          reject(new Error("etcdctl is not installed (apt-get install -y etcd-client)"));
-          return;
-        }
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(input);
-  });
+  return etcdctl(endpoints, args, "5s", input);
 }
 
 /** A long-running etcdctl (watch, lock, elect) whose output is collected as it arrives. */
