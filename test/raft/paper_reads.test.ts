@@ -369,3 +369,20 @@ test("Raft thesis §3.10: leadership cannot be transferred to a learner", () => 
   assert.ok(p.logger.lines.some((l) => l.message.includes("learner")));
   assert.equal(p.node.propose(enc("x")).ok, true);
 });
+
+test("Raft ReadIndex limit: reads beyond readIndexPendingMax waiting for the term's first commit are dropped", async () => {
+  // Proves the bound on reads queued before a new leader's no-op commits: the excess is dropped
+  // (and logged), the rest are served once the no-op commits.
+  const p = newLeader(three, { readIndexPendingMax: 2 });
+  for (const ctx of ["a", "b", "c"]) assert.equal(p.node.readIndex(enc(ctx)).ok, true);
+  assert.ok(
+    p.logger.lines.some((l) => l.message.includes("more than 2 reads wait for the term's first commit")),
+  );
+  send(p, { type: MessageType.appResp, from: 2, term: 1, index: 1 });
+  // The released reads are confirmed by heartbeat rounds (batched: at most two rounds).
+  answerHeartbeats(p, answerHeartbeats(p, drain(p), 2), 2);
+  assert.deepEqual(
+    p.readStates.map((s) => dec(s.context)),
+    ["a", "b"],
+  );
+});
