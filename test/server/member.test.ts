@@ -22,7 +22,10 @@ interface Cluster {
   readonly net: LoopNet;
   readonly dirs: Map<number, string>;
   readonly members: Map<number, Member>;
-  start(id: number, opts?: { state?: "new" | "existing"; snapshotCount?: number }): Promise<Member>;
+  start(
+    id: number,
+    opts?: { state?: "new" | "existing"; snapshotCount?: number; requestTimeoutMs?: number },
+  ): Promise<Member>;
   stopAll(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ function cluster(): Cluster {
         heartbeatMs: 10,
         electionMs: 100,
         snapshotCount: opts.snapshotCount ?? 1000,
+        ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
         catchUpEntries: 5,
         transport: net.transport(id),
       });
@@ -186,6 +190,25 @@ test("Member: the leader revokes an expired lease and its keys", async () => {
       },
       8000,
     );
+  } finally {
+    await c.stopAll();
+  }
+});
+
+test("Member: a write and a read that cannot reach a quorum fail with SYNOD_REQUEST_TIMEOUT", async () => {
+  // Proves the request deadline: a leader cut off from its followers cannot commit nor confirm
+  // a read, and the caller gets a timeout (outcome unknown) rather than waiting forever.
+  const c = cluster();
+  try {
+    for (const id of [1, 2, 3]) await c.start(id, { requestTimeoutMs: 300 });
+    await until("a leader", () => leaderOf(c) !== undefined);
+    const leader = leaderOf(c) as Member;
+    for (const other of c.members.values()) if (other !== leader) c.net.cut(leader.id, other.id);
+    await assert.rejects(leader.propose({ type: "put", request: { key: key("x"), value: key("y") } }), {
+      code: "SYNOD_REQUEST_TIMEOUT",
+      message: "etcdserver: request timed out",
+    });
+    await assert.rejects(leader.linearizableRead(), { code: "SYNOD_REQUEST_TIMEOUT" });
   } finally {
     await c.stopAll();
   }
