@@ -1,6 +1,9 @@
 import type { Logger } from "../lib/logger.js";
 import type { Member } from "./member.js";
 
+/** What the compactor needs of a member (a {@link Member} provides it). */
+export type CompactingMember = Pick<Member, "store" | "isLeader" | "propose">;
+
 /** How often revision-mode compaction runs (etcd: every 5 minutes). */
 export const revisionModeIntervalMs = 5 * 60 * 1000;
 /** Periodic mode samples the revision this many times per retention period (etcd: 10). */
@@ -26,14 +29,14 @@ export interface AutoCompactorOptions {
  * Followers keep sampling (so a new leader can compact at once) but never propose.
  */
 export class AutoCompactor {
-  readonly #member: Member;
+  readonly #member: CompactingMember;
   readonly #opts: AutoCompactorOptions;
   readonly #timer: NodeJS.Timeout;
   readonly #samples: { atMs: number; revision: number }[] = [];
   #lastCompacted = 0;
   #busy = false;
 
-  constructor(member: Member, opts: AutoCompactorOptions) {
+  constructor(member: CompactingMember, opts: AutoCompactorOptions) {
     this.#member = member;
     this.#opts = opts;
     const interval =
