@@ -29,7 +29,7 @@ import {
   type Snapshot,
   StateRole,
 } from "../raft/types.js";
-import { storageFromRecovered } from "../wal/storage.js";
+import { applyPersisted, storageFromRecovered } from "../wal/storage.js";
 import { Wal, type WalOptions } from "../wal/wal.js";
 import {
   type ConfContext,
@@ -167,11 +167,13 @@ export class Member {
     for (const r of recovered.repairs) logger.warn("member: storage repaired", { ...r });
     let storage: MemoryStorage;
     if (recovered.fresh && options.initialClusterState === "new") {
-      const snapshot = bootstrapSnapshot(options.initialCluster);
-      await wal.save({ snapshot, hardState: { term: 1, vote: NONE, commit: 1 } });
+      const genesis = {
+        snapshot: bootstrapSnapshot(options.initialCluster),
+        hardState: { term: 1, vote: NONE, commit: 1 },
+      };
+      await wal.save(genesis);
       storage = new MemoryStorage();
-      storage.applySnapshot(snapshot);
-      storage.setHardState({ term: 1, vote: NONE, commit: 1 });
+      applyPersisted(storage, genesis);
     } else {
       storage = storageFromRecovered(recovered);
     }

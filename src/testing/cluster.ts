@@ -93,7 +93,6 @@ export class TestCluster {
     const m = this.member(id);
     m.seed += 1000;
     const applied = m.storage.snapshot().metadata.index;
-    m.applied = m.applied.filter((e) => e.index <= applied);
     m.node = this.#newNode(id, m.storage, { ...m.options, applied }, m.seed);
     m.applied = [];
     m.readStates = [];
