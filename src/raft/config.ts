@@ -49,7 +49,7 @@ export interface RaftConfig {
   /** Entry bytes of committed entries handed out per Ready. Default 16 MiB. */
   readonly committedBytesPerReadyMax?: number;
   /** ReadIndex requests waiting for the leader's first commit in its term. Default 4096. */
-  readIndexPendingMax?: number;
+  readonly readIndexPendingMax?: number;
   /** Default true. */
   readonly preVote?: boolean;
   /** Default true. */

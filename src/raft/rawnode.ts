@@ -139,7 +139,7 @@ export class RawNode {
 
   /** Proposes application data. On a follower it is forwarded to the leader (if known). */
   propose(data: Uint8Array): RequestResult {
-    return this.#proposeEntry({ term: 0, index: 0, type: EntryType.normal, data });
+    return this.#proposeEntries([{ term: 0, index: 0, type: EntryType.normal, data }]);
   }
 
   /** Proposes a batch of application data entries in one message (they are appended together). */
@@ -149,11 +149,9 @@ export class RawNode {
 
   /** Proposes a membership change; see {@link ConfChange} for the transitions. */
   proposeConfChange(cc: ConfChange): RequestResult {
-    return this.#proposeEntry({ term: 0, index: 0, type: EntryType.confChange, data: encodeConfChange(cc) });
-  }
-
-  #proposeEntry(e: Entry): RequestResult {
-    return this.#proposeEntries([e]);
+    return this.#proposeEntries([
+      { term: 0, index: 0, type: EntryType.confChange, data: encodeConfChange(cc) },
+    ]);
   }
 
   #proposeEntries(entries: Entry[]): RequestResult {
