@@ -52,7 +52,7 @@ const allowed: Record<string, readonly string[]> = {
   server: ["lib", "raft", "mvcc", "wal"],
   api: ["lib", "mvcc", "raft", "server"],
   cli: ["lib", "raft", "mvcc", "wal", "server", "api"],
-  testing: ["lib", "raft", "mvcc", "wal", "server", "testing"],
+  testing: ["lib", "raft", "mvcc", "wal", "server", "api", "testing"],
 };
 const banned = [
   "Math.random",
