@@ -62,6 +62,24 @@ function done(f: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Pro
   });
 }
 
+/**
+ * Test only (the chaos harness's slow-disk fault): when the environment variable
+ * `SYNOD_TEST_FSYNC_DELAY_FILE` names a file, every `fdatasync` first waits the number of
+ * milliseconds written in it (missing, empty or unreadable: no delay). Unset — always, outside the
+ * chaos harness — it costs nothing.
+ */
+const testFsyncDelayFile = process.env.SYNOD_TEST_FSYNC_DELAY_FILE ?? "";
+
+function testFsyncDelayMs(): number {
+  if (testFsyncDelayFile === "") return 0;
+  try {
+    const ms = Number(fs.readFileSync(testFsyncDelayFile, "utf8").trim());
+    return Number.isFinite(ms) && ms > 0 ? Math.min(ms, 60_000) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 class NodeWalFile implements WalFile {
   readonly #fd: number;
   constructor(fd: number) {
@@ -79,7 +97,9 @@ class NodeWalFile implements WalFile {
   }
 
   datasync(): Promise<void> {
-    return done((cb) => fs.fdatasync(this.#fd, cb));
+    const sync = (): Promise<void> => done((cb) => fs.fdatasync(this.#fd, cb));
+    const delayMs = testFsyncDelayMs();
+    return delayMs > 0 ? new Promise<void>((r) => setTimeout(r, delayMs)).then(sync) : sync();
   }
 
   close(): Promise<void> {
