@@ -42,6 +42,14 @@ const progressNotifyIntervalMs = 10 * 60 * 1000;
 /** How long a forwarded lease request may take. */
 const forwardTimeoutMs = 5000;
 
+/**
+ * Test only: a deliberately broken mode for the chaos harness's own test, which must catch it.
+ * With the environment variable `SYNOD_TEST_BUG=stale-reads`, linearizable reads skip the
+ * ReadIndex round and are served from this member's state, so a deposed or partitioned leader
+ * (or a lagging follower) answers stale reads. Never set outside that test.
+ */
+const testBugStaleReads = process.env.SYNOD_TEST_BUG === "stale-reads";
+
 /** Options of a {@link RaftBackend}. */
 export interface RaftBackendOptions {
   readonly clusterId: bigint;
@@ -323,7 +331,7 @@ export class RaftBackend implements EtcdBackend {
   }
 
   async #readBarrier(opts: ReadOptions): Promise<BackendResult<never> | null> {
-    if (opts.serializable) return null;
+    if (opts.serializable || testBugStaleReads) return null;
     const refused = this.#learnerRefusal();
     if (refused !== null) return refused;
     try {
