@@ -353,20 +353,33 @@ test("etcdctl endpoint health --cluster: every member is healthy", async () => {
   }
 });
 
-test("etcdctl endpoint status and hashkv with the endpoints listed: one leader, one hash", async () => {
-  // Proves the same through the client's balancer (host:port endpoints) on every member.
+test("etcdctl endpoint status and hashkv, listed and --cluster: one leader, one hash", async () => {
+  // Proves Status and HashKV on every member, through the endpoints listed (host:port) and through
+  // --cluster, which dials each member's advertised http:// client URL from the member list.
   const s = await statusOf(all);
   assert.ok(s !== null && s.length === 3);
   assert.equal(new Set(s.map((x) => String(x.Status.leader))).size, 1);
   assert.equal(s.filter((x) => String(x.Status.leader) === String(x.Status.header.member_id)).length, 1);
-  const h = await etcdctl(all, ["endpoint", "hashkv"]);
-  assert.equal(h.code, 0, h.stderr);
-  const hashes = h.stdout
-    .trim()
-    .split("\n")
-    .map((l) => l.split(", ")[1]);
-  assert.equal(hashes.length, 3);
-  assert.equal(new Set(hashes).size, 1, h.stdout);
+  const urls = [m1, m2, m3].map((m) => `http://127.0.0.1:${m.clientPort}`).sort();
+  const sc = await etcdctl(ep(m2), ["endpoint", "status", "--cluster", "-w", "json"]);
+  assert.equal(sc.code, 0, sc.stderr);
+  const rows = JSON.parse(sc.stdout) as {
+    Endpoint: string;
+    Status: { leader: unknown; header: { member_id: unknown } };
+  }[];
+  assert.deepEqual(rows.map((r) => r.Endpoint).sort(), urls);
+  assert.equal(rows.filter((r) => String(r.Status.leader) === String(r.Status.header.member_id)).length, 1);
+  for (const args of [
+    ["endpoint", "hashkv"],
+    ["endpoint", "hashkv", "--cluster"],
+  ]) {
+    const h = await etcdctl(args.length === 3 ? ep(m1) : all, args);
+    assert.equal(h.code, 0, h.stderr);
+    const lines = h.stdout.trim().split("\n");
+    assert.equal(lines.length, 3, h.stdout);
+    assert.equal(new Set(lines.map((l) => l.split(", ")[1])).size, 1, h.stdout);
+    if (args.length === 3) assert.deepEqual(lines.map((l) => l.split(", ")[0]).sort(), urls);
+  }
 });
 
 test("etcdctl snapshot save from a follower writes a verified, non-empty file", async () => {

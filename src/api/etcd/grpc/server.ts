@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../proto/codec.js";
 import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./frames.js";
 import { GrpcError, GrpcStatus } from "./status.js";
@@ -113,6 +113,9 @@ export const unaryDrainMs = 3000;
  * checked from the frame header before the body is buffered. Connections are handed in with
  * {@link GrpcServer.handleConnection} (see `listener.ts`, which shares one port with HTTP/1.1).
  */
+/** The HTTP/2 settings the server announces (the probe in `listener.ts` announces the same). */
+export const http2Settings: http2.Settings = { maxConcurrentStreams: 4_294_967_295 >>> 1 };
+
 export class GrpcServer {
   readonly #http2: http2.Http2Server;
   readonly #methods = new Map<string, MethodDef>();
@@ -126,10 +129,7 @@ export class GrpcServer {
 
   constructor(options: GrpcServerOptions) {
     this.#options = options;
-    this.#http2 = http2.createServer({
-      maxSessionMemory: 64,
-      settings: { maxConcurrentStreams: 4_294_967_295 >>> 1 },
-    });
+    this.#http2 = http2.createServer({ maxSessionMemory: 64, settings: http2Settings });
     this.#http2.on("session", (session) => {
       this.#sessions.add(session);
       session.on("close", () => this.#sessions.delete(session));
@@ -153,8 +153,11 @@ export class GrpcServer {
     return this.#methods.get(path);
   }
 
-  /** Serves HTTP/2 on an accepted socket whose first bytes are the HTTP/2 connection preface. */
-  handleConnection(socket: Socket): void {
+  /**
+   * Serves HTTP/2 on an accepted connection whose first bytes are the HTTP/2 connection preface:
+   * a socket, or a stream that rewrites the client's bytes (`listener.ts`).
+   */
+  handleConnection(socket: Duplex): void {
     if (this.#closing) {
       socket.destroy();
       return;
