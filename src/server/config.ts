@@ -118,6 +118,10 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** `--listen-metrics-urls`: extra listeners serving only /metrics and /health; default none. */
   readonly listenMetricsUrls: readonly HttpUrl[];
+  /** `--experimental-corrupt-check-time` in ms: interval of the cross-member hash check; default 0 (off). */
+  readonly corruptCheckTimeMs: number;
+  /** `--experimental-warning-apply-duration` in ms: slower apply batches are logged; default 100. */
+  readonly warningApplyDurationMs: number;
   /** The config file that was loaded (`--config-file`), or null. */
   readonly configFile: string | null;
 }
@@ -378,6 +382,7 @@ function resolve(
   const limits = resolveLimits(s, problems);
   const compaction = resolveCompaction(s, problems);
   const logLevel = resolveLogLevel(s, problems);
+  const monitoring = resolveMonitoring(s, problems);
   const initialCluster = resolveInitialCluster(s, name, urls.initialAdvertisePeerUrls, problems);
   if (problems.errors.length > 0 || timing === null || limits === null || compaction === null) return null;
   return Object.freeze({
@@ -390,6 +395,7 @@ function resolve(
     ...timing,
     ...limits,
     ...compaction,
+    ...monitoring,
     logLevel,
     configFile,
   });
@@ -630,6 +636,22 @@ function resolveCompaction(s: Settings, problems: Problems): CompactionSettings 
     autoCompactionRetention: retention,
     autoCompactionRetentionMs: duration.value,
     autoCompactionRetentionRevisions: 0,
+  };
+}
+
+/** The corruption-check interval and the slow-apply threshold, both non-negative durations. */
+function resolveMonitoring(
+  s: Settings,
+  problems: Problems,
+): { corruptCheckTimeMs: number; warningApplyDurationMs: number } {
+  const read = (flag: string, fallback: number): number => {
+    const v = s.number(flag, fallback);
+    if (v < 0) problems.error(`${s.label(flag)} must not be negative, got ${v} ms`);
+    return Math.max(0, v);
+  };
+  return {
+    corruptCheckTimeMs: read("experimental-corrupt-check-time", 0),
+    warningApplyDurationMs: read("experimental-warning-apply-duration", 100),
   };
 }
 

@@ -81,6 +81,8 @@ test("loadConfig: no flags gives the documented defaults and no warnings", () =>
     autoCompactionRetention: "0",
     autoCompactionRetentionMs: 0,
     autoCompactionRetentionRevisions: 0,
+    corruptCheckTimeMs: 0,
+    warningApplyDurationMs: 100,
     logLevel: "info",
     configFile: null,
   });
