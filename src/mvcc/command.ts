@@ -1,3 +1,5 @@
+import { type AuthCommand, permissionTypes } from "./auth.js";
+import { fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, Reader, Writer } from "./codec.js";
 import type {
   AlarmRequest,
@@ -24,17 +26,26 @@ export type Command =
   | { readonly type: "leaseGrant"; readonly request: LeaseGrantRequest }
   | { readonly type: "leaseRevoke"; readonly id: LeaseId }
   | { readonly type: "leaseCheckpoint"; readonly checkpoints: readonly LeaseCheckpoint[] }
-  | { readonly type: "alarm"; readonly request: AlarmRequest };
+  | { readonly type: "alarm"; readonly request: AlarmRequest }
+  | { readonly type: "auth"; readonly request: AuthCommand };
 
 /** A command with the proposer's request id, so the proposing member can answer its client. */
 export interface CommandEnvelope {
   /** Chosen by the proposing member; unique among its pending proposals; 0..2^53-1. */
   readonly requestId: number;
   readonly command: Command;
+  /**
+   * The auth revision the API layer checked the request's permissions at (0: auth was disabled);
+   * absent for the server's own commands (lease expiry, compaction, checkpoints), which are not
+   * checked. See `AuthStore.checkGuard`.
+   */
+  readonly authRevision?: number;
 }
 
-/** The command encoding version written by {@link encodeCommand}. */
+/** The command encoding version written by {@link encodeCommand} for unchecked commands. */
 export const commandVersion = 1;
+/** The version written for commands that carry an auth revision (version 1 plus that field). */
+export const commandVersionAuth = 2;
 /** Deepest txn nesting the decoder accepts. */
 export const txnDepthMax = 64;
 /** Most checkpoints in one command. */
@@ -50,6 +61,21 @@ const commandTypes = [
   "leaseRevoke",
   "leaseCheckpoint",
   "alarm",
+  "auth",
+] as const;
+const authTypes = [
+  "authEnable",
+  "authDisable",
+  "authenticate",
+  "userAdd",
+  "userDelete",
+  "userChangePassword",
+  "userGrantRole",
+  "userRevokeRole",
+  "roleAdd",
+  "roleDelete",
+  "roleGrantPermission",
+  "roleRevokePermission",
 ] as const;
 const opTypes = ["empty", "range", "put", "deleteRange", "txn"] as const;
 const sortOrders = [SortOrder.none, SortOrder.ascend, SortOrder.descend] as const;
@@ -80,13 +106,16 @@ const alarmTypes = [AlarmType.none, AlarmType.noSpace, AlarmType.corrupt] as con
 const bytesMax = 64 * 1024 * 1024;
 
 /**
- * Encodes a command (format version 1, documented byte by byte in docs/mvcc.md):
- * `u8 version, uvarint requestId, u8 commandType, payload`. Enum values use etcd's proto numbers.
+ * Encodes a command (documented byte by byte in docs/mvcc.md): version 1 is
+ * `u8 1, uvarint requestId, u8 commandType, payload`; a command with an auth revision is version 2,
+ * `u8 2, uvarint requestId, uvarint authRevision, u8 commandType, payload`. Enum values use etcd's
+ * proto numbers.
  */
 export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
   const w = new Writer();
-  w.u8(commandVersion);
+  w.u8(envelope.authRevision === undefined ? commandVersion : commandVersionAuth);
   w.uvarint(envelope.requestId);
+  if (envelope.authRevision !== undefined) w.uvarint(envelope.authRevision);
   const cmd = envelope.command;
   w.u8(commandTypes.indexOf(cmd.type) + 1);
   switch (cmd.type) {
@@ -124,6 +153,9 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       w.uvarint(cmd.request.memberId);
       w.u8(alarmTypes.indexOf(cmd.request.alarm));
       break;
+    case "auth":
+      writeAuth(w, cmd.request);
+      break;
   }
   return w.finish();
 }
@@ -133,13 +165,16 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope | string {
   const r = new Reader(data);
   try {
     const version = r.u8();
-    if (version !== commandVersion) return `unknown command encoding version ${version}`;
+    if (version !== commandVersion && version !== commandVersionAuth) {
+      return `unknown command encoding version ${version}`;
+    }
     const requestId = r.uvarint();
+    const authRevision = version === commandVersionAuth ? r.uvarint() : undefined;
     const type = commandTypes[r.u8() - 1];
     if (type === undefined) return `unknown command type ${data[r.pos - 1]}`;
     const command = readCommand(r, type);
     if (r.remaining !== 0) return `${r.remaining} trailing bytes after the command`;
-    return { requestId, command };
+    return authRevision === undefined ? { requestId, command } : { requestId, command, authRevision };
   } catch (e) {
     if (e instanceof CodecError) return `malformed command: ${e.message}`;
     throw e;
@@ -178,6 +213,97 @@ function readCommand(r: Reader, type: (typeof commandTypes)[number]): Command {
           alarm: pick(alarmTypes, r.u8(), "alarm type"),
         },
       };
+    case "auth":
+      return { type, request: readAuth(r) };
+  }
+}
+
+function writeString(w: Writer, s: string): void {
+  w.bytes(utf8(s));
+}
+
+function readString(r: Reader): string {
+  return fromUtf8(r.bytes(bytesMax));
+}
+
+function writeAuth(w: Writer, a: AuthCommand): void {
+  w.u8(authTypes.indexOf(a.type) + 1);
+  switch (a.type) {
+    case "authEnable":
+    case "authDisable":
+      break;
+    case "authenticate":
+      writeString(w, a.name);
+      writeString(w, a.tokenPrefix);
+      break;
+    case "userAdd":
+      writeString(w, a.name);
+      writeString(w, a.passwordHash);
+      w.u8(a.noPassword ? 1 : 0);
+      break;
+    case "userChangePassword":
+      writeString(w, a.name);
+      writeString(w, a.passwordHash);
+      break;
+    case "userGrantRole":
+      writeString(w, a.user);
+      writeString(w, a.role);
+      break;
+    case "userRevokeRole":
+      writeString(w, a.name);
+      writeString(w, a.role);
+      break;
+    case "userDelete":
+    case "roleAdd":
+    case "roleDelete":
+      writeString(w, a.name);
+      break;
+    case "roleGrantPermission":
+      writeString(w, a.name);
+      w.u8(permissionTypes.indexOf(a.permission.type));
+      w.bytes(a.permission.key);
+      w.bytes(a.permission.rangeEnd);
+      break;
+    case "roleRevokePermission":
+      writeString(w, a.name);
+      w.bytes(a.key);
+      w.bytes(a.rangeEnd);
+      break;
+  }
+}
+
+function readAuth(r: Reader): AuthCommand {
+  const type = authTypes[r.u8() - 1];
+  if (type === undefined) throw new CodecError(`unknown auth command type ${r.buf[r.pos - 1]}`);
+  switch (type) {
+    case "authEnable":
+    case "authDisable":
+      return { type };
+    case "authenticate":
+      return { type, name: readString(r), tokenPrefix: readString(r) };
+    case "userAdd":
+      return { type, name: readString(r), passwordHash: readString(r), noPassword: r.bool() };
+    case "userChangePassword":
+      return { type, name: readString(r), passwordHash: readString(r) };
+    case "userGrantRole":
+      return { type, user: readString(r), role: readString(r) };
+    case "userRevokeRole":
+      return { type, name: readString(r), role: readString(r) };
+    case "userDelete":
+    case "roleAdd":
+    case "roleDelete":
+      return { type, name: readString(r) };
+    case "roleGrantPermission": {
+      const name = readString(r);
+      const permType = pick(permissionTypes, r.u8(), "permission type");
+      return {
+        type,
+        name,
+        permission: { type: permType, key: r.bytes(bytesMax), rangeEnd: r.bytes(bytesMax) },
+      };
+    }
+    case "roleRevokePermission":
+      return { type, name: readString(r), key: r.bytes(bytesMax), rangeEnd: r.bytes(bytesMax) };
   }
 }
 

@@ -43,6 +43,40 @@ export const MvccErrorCode = {
   tooManyWatchers: "MVCC_TOO_MANY_WATCHERS",
   /** A lease id outside the supported range `[1, 2^53-1]` (our own text; see docs/mvcc.md). */
   invalidLeaseId: "MVCC_INVALID_LEASE_ID",
+  /** ErrGRPCRootUserNotExist (FailedPrecondition): AuthEnable without a user `root`. */
+  authRootUserNotExist: "AUTH_ROOT_USER_NOT_EXIST",
+  /** ErrGRPCRootRoleNotExist (FailedPrecondition): AuthEnable while user `root` lacks role `root`. */
+  authRootRoleNotExist: "AUTH_ROOT_ROLE_NOT_EXIST",
+  /** ErrGRPCUserAlreadyExist (FailedPrecondition). */
+  authUserAlreadyExists: "AUTH_USER_ALREADY_EXISTS",
+  /** ErrGRPCUserEmpty (InvalidArgument): an empty user name, or no user on a request that needs one. */
+  authUserEmpty: "AUTH_USER_EMPTY",
+  /** ErrGRPCUserNotFound (FailedPrecondition). */
+  authUserNotFound: "AUTH_USER_NOT_FOUND",
+  /** ErrGRPCRoleAlreadyExist (FailedPrecondition). */
+  authRoleAlreadyExists: "AUTH_ROLE_ALREADY_EXISTS",
+  /** ErrGRPCRoleNotFound (FailedPrecondition). */
+  authRoleNotFound: "AUTH_ROLE_NOT_FOUND",
+  /** ErrGRPCRoleEmpty (InvalidArgument). */
+  authRoleEmpty: "AUTH_ROLE_EMPTY",
+  /** ErrGRPCAuthFailed (InvalidArgument): wrong user name or password. */
+  authFailed: "AUTH_FAILED",
+  /** ErrGRPCPermissionDenied (PermissionDenied). */
+  authPermissionDenied: "AUTH_PERMISSION_DENIED",
+  /** ErrGRPCRoleNotGranted (FailedPrecondition). */
+  authRoleNotGranted: "AUTH_ROLE_NOT_GRANTED",
+  /** ErrGRPCPermissionNotGranted (FailedPrecondition). */
+  authPermissionNotGranted: "AUTH_PERMISSION_NOT_GRANTED",
+  /** ErrGRPCPermissionNotGiven (InvalidArgument): RoleGrantPermission without a permission. */
+  authPermissionNotGiven: "AUTH_PERMISSION_NOT_GIVEN",
+  /** ErrGRPCAuthNotEnabled (FailedPrecondition). */
+  authNotEnabled: "AUTH_NOT_ENABLED",
+  /** ErrGRPCInvalidAuthToken (Unauthenticated): an unknown or expired token. */
+  authInvalidToken: "AUTH_INVALID_TOKEN",
+  /** ErrGRPCInvalidAuthMgmt (InvalidArgument): deleting root, revoking root's root role, a limit hit. */
+  authInvalidMgmt: "AUTH_INVALID_MGMT",
+  /** ErrGRPCAuthOldRevision (InvalidArgument): the auth store changed after the request was checked. */
+  authOldRevision: "AUTH_OLD_REVISION",
 } as const;
 
 /** One of the stable codes of {@link MvccErrorCode}. */
@@ -69,6 +103,23 @@ export const mvccErrorMessages: Readonly<Record<MvccErrorCode, string>> = {
   [MvccErrorCode.negativeWatchRevision]: "mvcc: watch start revision must not be negative",
   [MvccErrorCode.tooManyWatchers]: "mvcc: too many watchers",
   [MvccErrorCode.invalidLeaseId]: "etcdserver: lease id must be a positive integer below 2^53",
+  [MvccErrorCode.authRootUserNotExist]: "etcdserver: root user does not exist",
+  [MvccErrorCode.authRootRoleNotExist]: "etcdserver: root user does not have root role",
+  [MvccErrorCode.authUserAlreadyExists]: "etcdserver: user name already exists",
+  [MvccErrorCode.authUserEmpty]: "etcdserver: user name is empty",
+  [MvccErrorCode.authUserNotFound]: "etcdserver: user name not found",
+  [MvccErrorCode.authRoleAlreadyExists]: "etcdserver: role name already exists",
+  [MvccErrorCode.authRoleNotFound]: "etcdserver: role name not found",
+  [MvccErrorCode.authRoleEmpty]: "etcdserver: role name is empty",
+  [MvccErrorCode.authFailed]: "etcdserver: authentication failed, invalid user ID or password",
+  [MvccErrorCode.authPermissionDenied]: "etcdserver: permission denied",
+  [MvccErrorCode.authRoleNotGranted]: "etcdserver: role is not granted to the user",
+  [MvccErrorCode.authPermissionNotGranted]: "etcdserver: permission is not granted to the role",
+  [MvccErrorCode.authPermissionNotGiven]: "etcdserver: permission not given",
+  [MvccErrorCode.authNotEnabled]: "etcdserver: authentication is not enabled",
+  [MvccErrorCode.authInvalidToken]: "etcdserver: invalid auth token",
+  [MvccErrorCode.authInvalidMgmt]: "etcdserver: invalid auth management",
+  [MvccErrorCode.authOldRevision]: "etcdserver: revision of auth store is old",
 };
 
 /**

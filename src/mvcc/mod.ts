@@ -4,6 +4,26 @@
  * no randomness. See docs/mvcc.md.
  */
 export {
+  type AuthApplied,
+  type AuthCommand,
+  type AuthEvent,
+  type AuthPermission,
+  type AuthRole,
+  AuthStore,
+  type AuthUser,
+  authNameBytesMax,
+  authPasswordHashBytesMax,
+  authPermissionsPerRoleMax,
+  authRolesMax,
+  authRolesPerUserMax,
+  authTokenPrefixBytesMax,
+  authUsersMax,
+  PermissionType,
+  permissionTypes,
+  rootName,
+} from "./auth.js";
+export { IntervalSet, intervalOf, type KeyInterval } from "./authperm.js";
+export {
   binaryToBytes,
   bytesEqual,
   bytesToBinary,
@@ -18,6 +38,7 @@ export {
   type CommandEnvelope,
   checkpointsMax,
   commandVersion,
+  commandVersionAuth,
   decodeCommand,
   encodeCommand,
   txnDepthMax,
@@ -40,7 +61,13 @@ export {
   SnapshotDecoder,
   snapshotVersion,
 } from "./snapshot.js";
-export { type ApplyOutcome, type CommandResponse, MvccStore, type MvccStoreOptions } from "./store.js";
+export {
+  type ApplyOutcome,
+  type AuthResponse,
+  type CommandResponse,
+  MvccStore,
+  type MvccStoreOptions,
+} from "./store.js";
 export * from "./types.js";
 export {
   type WatchCreateRequest,

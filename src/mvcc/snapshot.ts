@@ -1,5 +1,15 @@
 import { assert } from "../lib/assert.js";
-import { bytesToBinary, EMPTY_BYTES } from "./bytes.js";
+import {
+  type AuthPermission,
+  type AuthRole,
+  type AuthUser,
+  authPermissionsPerRoleMax,
+  authRolesMax,
+  authRolesPerUserMax,
+  authUsersMax,
+  permissionTypes,
+} from "./auth.js";
+import { bytesToBinary, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
 import { crc32Update } from "./hash.js";
 import { validLeaseId } from "./lessor.js";
@@ -9,8 +19,8 @@ import { AlarmType } from "./types.js";
 
 /** First bytes of every snapshot. */
 const magic = new TextEncoder().encode("SYNDMVCC");
-/** The snapshot format version written by {@link encodeSnapshot}. */
-export const snapshotVersion = 1;
+/** The snapshot format version written by {@link encodeSnapshot} (version 1, without auth, still reads). */
+export const snapshotVersion = 2;
 const alarmTypes = [AlarmType.none, AlarmType.noSpace, AlarmType.corrupt] as const;
 /** Largest key or value accepted from a snapshot (guards memory against a corrupt length). */
 const snapshotBytesMax = 64 * 1024 * 1024;
@@ -48,6 +58,21 @@ export function* encodeSnapshot(
     w.uvarint(a.memberId);
     w.u8(alarmTypes.indexOf(a.alarm));
   }
+  const auth = store.auth;
+  w.u8(auth.enabled ? 1 : 0);
+  w.uvarint(auth.revision);
+  const users = auth.allUsers();
+  w.uvarint(users.length);
+  for (const u of users) {
+    writeUser(w, u);
+    if (w.length >= chunkBytes) yield flush();
+  }
+  const roles = auth.allRoles();
+  w.uvarint(roles.length);
+  for (const r of roles) {
+    writeRole(w, r);
+    if (w.length >= chunkBytes) yield flush();
+  }
   w.uvarint(leases.length);
   for (const [id, ttl, remaining] of leases) {
     w.uvarint(id);
@@ -78,7 +103,35 @@ export function* encodeSnapshot(
   yield w.finish();
 }
 
-type Stage = "header" | "alarms" | "leases" | "recordCount" | "records" | "crc" | "done";
+function writeUser(w: Writer, u: AuthUser): void {
+  w.bytes(utf8(u.name));
+  w.bytes(utf8(u.passwordHash));
+  w.u8(u.noPassword ? 1 : 0);
+  w.uvarint(u.roles.length);
+  for (const r of u.roles) w.bytes(utf8(r));
+}
+
+function writeRole(w: Writer, r: AuthRole): void {
+  w.bytes(utf8(r.name));
+  w.uvarint(r.permissions.length);
+  for (const p of r.permissions) {
+    w.u8(permissionTypes.indexOf(p.type));
+    w.bytes(p.key);
+    w.bytes(p.rangeEnd);
+  }
+}
+
+type Stage =
+  | "header"
+  | "alarms"
+  | "authHeader"
+  | "users"
+  | "roles"
+  | "leases"
+  | "recordCount"
+  | "records"
+  | "crc"
+  | "done";
 
 /**
  * Rebuilds a store from snapshot chunks pushed in order (any split of the byte stream works).
@@ -100,6 +153,11 @@ export class SnapshotDecoder {
   #compacted = 0;
   #lastMain = -1;
   #lastSub = -1;
+  #version = 0;
+  #authEnabled = false;
+  #authRevision = 1;
+  #users: AuthUser[] = [];
+  #roles: AuthRole[] = [];
 
   constructor(options: MvccStoreOptions = {}) {
     this.#store = new MvccStore(options);
@@ -174,6 +232,31 @@ export class SnapshotDecoder {
       case "alarms":
         this.#alarm(r);
         return true;
+      case "authHeader":
+        this.#authEnabled = r.bool();
+        this.#authRevision = r.uvarint();
+        this.#remaining = countOf(r, authUsersMax, "users");
+        this.#stage = "users";
+        return true;
+      case "users":
+        if (this.#remaining === 0) {
+          this.#remaining = countOf(r, authRolesMax, "roles");
+          this.#stage = "roles";
+          return true;
+        }
+        this.#users.push(readUser(r));
+        this.#remaining--;
+        return true;
+      case "roles":
+        if (this.#remaining === 0) {
+          this.#store.auth.restore(this.#authEnabled, this.#authRevision, this.#users, this.#roles);
+          this.#remaining = r.uvarint();
+          this.#stage = "leases";
+          return true;
+        }
+        this.#roles.push(readRole(r));
+        this.#remaining--;
+        return true;
       case "leases":
         this.#lease(r);
         return true;
@@ -208,7 +291,9 @@ export class SnapshotDecoder {
     const m = r.raw(magic.length);
     if (!m.every((b, i) => b === magic[i])) throw new CodecError("not a Synod MVCC snapshot (bad magic)");
     const version = r.u8();
-    if (version !== snapshotVersion) throw new CodecError(`unknown snapshot version ${version}`);
+    if (version !== 1 && version !== snapshotVersion)
+      throw new CodecError(`unknown snapshot version ${version}`);
+    this.#version = version;
     const applied = r.uvarint();
     const current = r.uvarint();
     const compacted = r.uvarint();
@@ -225,6 +310,10 @@ export class SnapshotDecoder {
 
   #alarm(r: Reader): void {
     if (this.#remaining === 0) {
+      if (this.#version >= 2) {
+        this.#stage = "authHeader";
+        return;
+      }
       this.#remaining = r.uvarint();
       this.#stage = "leases";
       return;
@@ -289,6 +378,34 @@ export class SnapshotDecoder {
       store.lessor.attach(lease, kv.keyOf(slot));
     });
   }
+}
+
+function countOf(r: Reader, max: number, what: string): number {
+  const n = r.uvarint();
+  if (n > max) throw new CodecError(`${n} ${what}, more than ${max}`);
+  return n;
+}
+
+function readUser(r: Reader): AuthUser {
+  const name = fromUtf8(r.bytes(snapshotBytesMax));
+  const passwordHash = fromUtf8(r.bytes(snapshotBytesMax));
+  const noPassword = r.bool();
+  const n = countOf(r, authRolesPerUserMax, "roles of a user");
+  const roles: string[] = [];
+  for (let i = 0; i < n; i++) roles.push(fromUtf8(r.bytes(snapshotBytesMax)));
+  return { name, passwordHash, noPassword, roles };
+}
+
+function readRole(r: Reader): AuthRole {
+  const name = fromUtf8(r.bytes(snapshotBytesMax));
+  const n = countOf(r, authPermissionsPerRoleMax, "permissions of a role");
+  const permissions: AuthPermission[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = permissionTypes[r.u8()];
+    if (type === undefined) throw new CodecError("unknown permission type");
+    permissions.push({ type, key: r.bytes(snapshotBytesMax), rangeEnd: r.bytes(snapshotBytesMax) });
+  }
+  return { name, permissions };
 }
 
 function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {

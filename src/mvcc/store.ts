@@ -1,5 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
+import { type AuthCommand, AuthStore } from "./auth.js";
 import { binaryToBytes } from "./bytes.js";
 import { type Command, decodeCommand } from "./command.js";
 import { fail, failure, MvccErrorCode, type MvccFailure, type MvccResult, ok } from "./errors.js";
@@ -64,7 +65,16 @@ export type CommandResponse =
   | { readonly type: "leaseGrant"; readonly response: LeaseGrantResponse }
   | { readonly type: "leaseRevoke"; readonly response: LeaseRevokeResponse }
   | { readonly type: "leaseCheckpoint"; readonly response: { readonly revision: Revision } }
-  | { readonly type: "alarm"; readonly response: AlarmResponse };
+  | { readonly type: "alarm"; readonly response: AlarmResponse }
+  | { readonly type: "auth"; readonly response: AuthResponse };
+
+/** What an auth command produced: the store revision, the auth revision after it, a minted token. */
+export interface AuthResponse {
+  readonly revision: Revision;
+  readonly authRevision: number;
+  /** The token minted by an authenticate command; "" otherwise. */
+  readonly token: string;
+}
 
 /** What applying one log entry produced. */
 export type ApplyOutcome =
@@ -88,6 +98,8 @@ export type ApplyOutcome =
 export class MvccStore {
   readonly kv = new Kv();
   readonly lessor = new Lessor();
+  /** Users, roles, permissions and the auth revision (etcd's auth store). */
+  readonly auth = new AuthStore();
   readonly watchHub: WatchHub;
   readonly limits: MvccLimits;
   readonly logger: Logger;
@@ -145,6 +157,11 @@ export class MvccStore {
       );
       return { type: "command", requestId: decoded.requestId, result: fail(bad) };
     }
+    if (decoded.authRevision !== undefined) {
+      // The API layer checked this request's permissions at that auth revision (see auth.ts).
+      const stale = this.auth.checkGuard(decoded.authRevision);
+      if (stale !== null) return { type: "command", requestId: decoded.requestId, result: fail(stale) };
+    }
     return { type: "command", requestId: decoded.requestId, result: this.apply(decoded.command) };
   }
 
@@ -153,8 +170,8 @@ export class MvccStore {
     this.#appliedIndex = index;
   }
 
-  /** Applies one decoded command. */
-  apply(cmd: Command): MvccResult<CommandResponse> {
+  /** Applies one decoded command; `index` is its log index (it names tokens an authenticate mints). */
+  apply(cmd: Command, index = this.#appliedIndex): MvccResult<CommandResponse> {
     switch (cmd.type) {
       case "range":
         return wrap("range", this.range(cmd.request));
@@ -174,7 +191,20 @@ export class MvccStore {
         return wrap("leaseCheckpoint", this.leaseCheckpoint(cmd.checkpoints));
       case "alarm":
         return wrap("alarm", this.alarm(cmd.request));
+      case "auth":
+        return wrap("auth", this.applyAuth(cmd.request, index));
     }
+  }
+
+  /** Applies an auth command (users, roles, permissions, enable/disable, authenticate) at log `index`. */
+  applyAuth(cmd: AuthCommand, index: number): MvccResult<AuthResponse> {
+    const r = this.auth.apply(cmd, index);
+    if (!r.ok) return r;
+    return ok({
+      revision: this.kv.currentRevision,
+      authRevision: r.value.authRevision,
+      token: r.value.token,
+    });
   }
 
   /** Range read (etcd `Range`); `revision` of the response is always the current revision. */
@@ -391,6 +421,11 @@ export class MvccStore {
    */
   adoptWatchers(replaced: MvccStore): void {
     this.watchHub.adopt(replaced.watchHub);
+    // The token table follows too; tokens minted in entries the snapshot skipped are unknown and
+    // invalidations it skipped cannot be replayed, so every token is dropped (clients re-authenticate).
+    this.auth.listener = replaced.auth.listener;
+    replaced.auth.listener = null;
+    this.auth.listener?.({ type: "dropAll" });
   }
 
   /** Restores alarms (snapshot restore). */

@@ -128,8 +128,8 @@ test("decodeCommand: malformed input is refused with a reason", () => {
     command: { type: "put", request: { key: b("k"), value: b("v") } },
   });
   const versioned = good.slice();
-  versioned[0] = 2;
-  assert.equal(decodeCommand(versioned), "unknown command encoding version 2");
+  versioned[0] = 3;
+  assert.equal(decodeCommand(versioned), "unknown command encoding version 3");
   const typed = good.slice();
   typed[2] = 200;
   assert.equal(decodeCommand(typed), "unknown command type 200");

@@ -126,8 +126,8 @@ test("SnapshotDecoder: corruption, truncation, bad magic and unknown versions ar
   wrongMagic[0] = 0;
   assert.match(String(decodeSnapshot([wrongMagic])), /bad magic/);
   const newer = bytes.slice();
-  newer[8] = 2;
-  assert.match(String(decodeSnapshot([newer])), /unknown snapshot version 2/);
+  newer[8] = 3;
+  assert.match(String(decodeSnapshot([newer])), /unknown snapshot version 3/);
   assert.match(String(decodeSnapshot([bytes, new Uint8Array([1])])), /after the end/);
   const d = new SnapshotDecoder();
   assert.equal(d.push(wrongMagic), "corrupt snapshot: not a Synod MVCC snapshot (bad magic)");

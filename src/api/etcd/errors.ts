@@ -51,6 +51,33 @@ export const etcdWireErrors: Readonly<Record<BackendErrorCode, WireError>> = {
     S.invalidArgument,
     "etcdserver: lease id must be a positive integer below 2^53",
   ),
+  // Auth (src/mvcc/auth.ts and the API layer's checks)
+  [MvccErrorCodes.authRootUserNotExist]: e(S.failedPrecondition, "etcdserver: root user does not exist"),
+  [MvccErrorCodes.authRootRoleNotExist]: e(
+    S.failedPrecondition,
+    "etcdserver: root user does not have root role",
+  ),
+  [MvccErrorCodes.authUserAlreadyExists]: e(S.failedPrecondition, "etcdserver: user name already exists"),
+  [MvccErrorCodes.authUserEmpty]: e(S.invalidArgument, "etcdserver: user name is empty"),
+  [MvccErrorCodes.authUserNotFound]: e(S.failedPrecondition, "etcdserver: user name not found"),
+  [MvccErrorCodes.authRoleAlreadyExists]: e(S.failedPrecondition, "etcdserver: role name already exists"),
+  [MvccErrorCodes.authRoleNotFound]: e(S.failedPrecondition, "etcdserver: role name not found"),
+  [MvccErrorCodes.authRoleEmpty]: e(S.invalidArgument, "etcdserver: role name is empty"),
+  [MvccErrorCodes.authFailed]: e(
+    S.invalidArgument,
+    "etcdserver: authentication failed, invalid user ID or password",
+  ),
+  [MvccErrorCodes.authPermissionDenied]: e(S.permissionDenied, "etcdserver: permission denied"),
+  [MvccErrorCodes.authRoleNotGranted]: e(S.failedPrecondition, "etcdserver: role is not granted to the user"),
+  [MvccErrorCodes.authPermissionNotGranted]: e(
+    S.failedPrecondition,
+    "etcdserver: permission is not granted to the role",
+  ),
+  [MvccErrorCodes.authPermissionNotGiven]: e(S.invalidArgument, "etcdserver: permission not given"),
+  [MvccErrorCodes.authNotEnabled]: e(S.failedPrecondition, "etcdserver: authentication is not enabled"),
+  [MvccErrorCodes.authInvalidToken]: e(S.unauthenticated, "etcdserver: invalid auth token"),
+  [MvccErrorCodes.authInvalidMgmt]: e(S.invalidArgument, "etcdserver: invalid auth management"),
+  [MvccErrorCodes.authOldRevision]: e(S.invalidArgument, "etcdserver: revision of auth store is old"),
   // Server layer with an etcd counterpart
   [EtcdServerErrorCode.notLeader]: e(S.failedPrecondition, "etcdserver: not leader"),
   [EtcdServerErrorCode.leaderChanged]: e(S.unavailable, "etcdserver: leader changed"),
