@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkAppend, checkRegister, type LinearizabilityResult } from "./linearizable.js";
+import { checkAppend, checkRegister, type LinearizabilityResult, type Verdict } from "./linearizable.js";
 import type { ChaosHistory } from "./workloads.js";
 
 /** The checkers' verdicts in short. */
@@ -15,6 +15,8 @@ export interface CheckSummary {
   readonly valid: boolean;
   /** One line per checker, for the summary. */
   readonly lines: readonly string[];
+  /** Each checker's verdict. */
+  readonly verdicts: Readonly<Record<string, Verdict>>;
 }
 
 function linLine<I, O>(name: string, r: LinearizabilityResult<I, O>): string {
@@ -33,5 +35,5 @@ export function checkHistory(history: ChaosHistory, dir: string): CheckSummary {
   writeFileSync(join(dir, "verdicts.json"), JSON.stringify({ register, append }, null, 1));
   const lines = [linLine("register:", register), linLine("append:", append)];
   const valid = register.verdict !== "invalid" && append.verdict !== "invalid";
-  return { valid, lines };
+  return { valid, lines, verdicts: { register: register.verdict, append: append.verdict } };
 }

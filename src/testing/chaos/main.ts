@@ -8,13 +8,14 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseNemeses } from "./nemesis.js";
+import { parseNemeses, partitionShapes } from "./nemesis.js";
 import { runChaos, summaryText } from "./run.js";
 import { parseWorkloads } from "./workloads.js";
 
 const usage = `usage: npm run chaos -- [--nodes 3|5] [--time SECONDS] [--nemesis kill,pause,partition,member,disk,clock|all|none]
                       [--seed N] [--workload register,append,watch,lock|all] [--bug stale-reads]
-                      [--heartbeat MS] [--election MS] [--dir DIR] [--quiet]`;
+                      [--partitions majority,isolate-leader,bridge,ring,one-way] [--heartbeat MS] [--election MS]
+                      [--dir DIR] [--quiet]`;
 
 interface Args {
   nodes: number;
@@ -23,6 +24,7 @@ interface Args {
   seed: number;
   workload: string;
   bug: string | undefined;
+  partitions: string | undefined;
   dir: string | undefined;
   heartbeat: number;
   election: number;
@@ -37,6 +39,7 @@ function parseArgs(argv: readonly string[]): Args | string {
     seed: 1,
     workload: "all",
     bug: undefined,
+    partitions: undefined,
     dir: undefined,
     heartbeat: 100,
     election: 1000,
@@ -79,6 +82,9 @@ function parseArgs(argv: readonly string[]): Args | string {
       case "--workload":
         a.workload = value;
         break;
+      case "--partitions":
+        a.partitions = value;
+        break;
       case "--bug":
         a.bug = value;
         break;
@@ -107,6 +113,11 @@ async function main(): Promise<number> {
     process.stderr.write(`chaos: ${typeof nemeses === "string" ? nemeses : workloads}\n${usage}\n`);
     return 2;
   }
+  const shapes = args.partitions?.split(",").map((s) => partitionShapes.find((x) => x === s.trim()));
+  if (shapes !== undefined && (shapes.length === 0 || shapes.some((s) => s === undefined))) {
+    process.stderr.write(`chaos: --partitions takes ${partitionShapes.join(", ")}\n${usage}\n`);
+    return 2;
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const dir = args.dir ?? join(tmpdir(), "synod-chaos", `${stamp}-seed${args.seed}`);
   process.stderr.write(`chaos: run folder ${dir}\n`);
@@ -121,6 +132,7 @@ async function main(): Promise<number> {
     electionMs: args.election,
     echo: !args.quiet,
     ...(args.bug === undefined ? {} : { bug: args.bug }),
+    ...(shapes === undefined ? {} : { partitionShapes: shapes.filter((s) => s !== undefined) }),
   });
   process.stdout.write(`${summaryText(result)}\n`);
   return result.valid ? 0 : 1;

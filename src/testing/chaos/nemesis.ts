@@ -46,6 +46,10 @@ export function parseNemeses(text: string): NemesisKind[] | string {
   return [...out];
 }
 
+/** The partition shapes the `partition` nemesis draws from. */
+export const partitionShapes = ["majority", "isolate-leader", "bridge", "ring", "one-way"] as const;
+export type PartitionShape = (typeof partitionShapes)[number];
+
 /** Options of a {@link Nemesis}. */
 export interface NemesisOptions {
   readonly kinds: readonly NemesisKind[];
@@ -53,6 +57,8 @@ export interface NemesisOptions {
   readonly events: EventLog;
   /** Scale of fault durations (default: the cluster's election timeout). */
   readonly unitMs?: number;
+  /** Partition shapes to draw from (default: all of {@link partitionShapes}). */
+  readonly shapes?: readonly PartitionShape[];
 }
 
 /** Faults injected, by kind (and partition shape). */
@@ -71,6 +77,7 @@ export class Nemesis {
   readonly #kinds: readonly NemesisKind[];
   readonly #events: EventLog;
   readonly #unit: number;
+  readonly #shapes: readonly PartitionShape[];
   /** Members some fault is working on now. */
   readonly #busy = new Set<string>();
   #stopped = false;
@@ -86,6 +93,7 @@ export class Nemesis {
     this.#kinds = options.kinds;
     this.#events = options.events;
     this.#unit = options.unitMs ?? cluster.electionMs;
+    this.#shapes = options.shapes ?? partitionShapes;
   }
 
   /** Starts the schedule in the background. */
@@ -221,8 +229,7 @@ export class Nemesis {
     if (names.length < 3) return;
     const mode: BlockMode = this.#rng.float() < 0.5 ? "drop" : "stall";
     const leader = (await this.#cluster.admin.leader())?.name ?? null;
-    const shapes = ["majority", "isolate-leader", "bridge", "ring", "one-way"] as const;
-    const shape = shapes[this.#rng.intBelow(shapes.length)] ?? "majority";
+    const shape = this.#shapes[this.#rng.intBelow(this.#shapes.length)] ?? "majority";
     const shuffled = this.#shuffle(names);
     let links: DirectedLink[];
     let detail: string;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type CheckSummary, checkHistory } from "./check.js";
 import { type ChaosEvent, EventLog, RunClock } from "./events.js";
 import type { Outcome } from "./history.js";
-import { type FaultCounts, Nemesis, type NemesisKind } from "./nemesis.js";
+import { type FaultCounts, Nemesis, type NemesisKind, type PartitionShape } from "./nemesis.js";
 import type { ProxyStats } from "./proxy.js";
 import { ChaosCluster, installCleanup, sleep } from "./runner.js";
 import { type ChaosHistory, runWorkloads, type WorkloadKind } from "./workloads.js";
@@ -35,6 +35,12 @@ export interface ChaosOptions {
   readonly clients?: Partial<Record<WorkloadKind, number>>;
   /** Client call timeout in ms. */
   readonly timeoutMs?: number;
+  /** Partition shapes the partition nemesis draws from (default all). */
+  readonly partitionShapes?: readonly PartitionShape[];
+  /** `--snapshot-count` of the members (default 2000). */
+  readonly snapshotCount?: number;
+  /** Auto-compaction retention in revisions (default 1000; 0 = off). */
+  readonly compactionRevisions?: number;
   /** Echo events to stderr. */
   readonly echo?: boolean;
   /** The compiled synod entry point (default: the one of this build). */
@@ -88,11 +94,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ...(options.electionMs === undefined ? {} : { electionMs: options.electionMs }),
     ...(options.bug === undefined ? {} : { bug: options.bug }),
     ...(options.mainJs === undefined ? {} : { mainJs: options.mainJs }),
+    ...(options.snapshotCount === undefined ? {} : { snapshotCount: options.snapshotCount }),
+    compactionRevisions: options.compactionRevisions ?? 1000,
     onEvent: (kind, detail) => events.add(kind, detail),
   });
   let history: ChaosHistory = { register: [], append: [], watch: [], lock: [] };
   let convergence: Convergence = { converged: false, revision: 0, members: {}, detail: "not checked" };
-  const nemesis = new Nemesis(cluster, { kinds: options.nemeses, seed: options.seed, events });
+  const nemesis = new Nemesis(cluster, {
+    kinds: options.nemeses,
+    seed: options.seed,
+    events,
+    ...(options.partitionShapes === undefined ? {} : { shapes: options.partitionShapes }),
+  });
   try {
     await cluster.startAll();
     events.add(

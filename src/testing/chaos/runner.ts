@@ -69,6 +69,11 @@ export interface ChaosClusterOptions {
 const livePids = new Set<number>();
 let cleanupInstalled = false;
 
+/** Pids of member processes started and not seen exiting (any cluster of this process). */
+export function liveMemberPids(): number[] {
+  return [...livePids];
+}
+
 /** Kills every member process still alive (synchronously: usable from exit hooks). */
 export function killAllMembers(): void {
   for (const pid of livePids) {
