@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
 import { etcdServerVersion } from "../api/etcd/version.js";
+import { assert } from "../lib/assert.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
 import { AutoCompactor } from "../server/compactor.js";
@@ -11,6 +12,7 @@ import type { MemberInfo } from "../server/envelope.js";
 import { clusterIdOf, hexId, memberIdOf } from "../server/ids.js";
 import { Member, type MemberOptions } from "../server/member.js";
 import { PeerTransport } from "../server/transport/mod.js";
+import { forwardTlsOf, type MemberTls, openMemberTls } from "./servetls.js";
 
 /** Delay between attempts to publish this member's name and client URLs. */
 const publishRetryMs = 200;
@@ -105,14 +107,19 @@ class Listeners {
     backend: RaftBackend,
     metrics: MemberMetrics,
     logger: Logger,
+    tls: MemberTls,
   ): Promise<void> {
     for (const url of config.listenClientUrls) {
+      const secure = url.scheme === "https" ? tls.client : null;
+      // The configuration refuses an https:// URL without a certificate; never serve it in the clear.
+      assert(url.scheme === "http" || secure !== null, `no client certificate for ${url.href}`);
       const api = new EtcdApiServer({
         backend,
         requestBytesMax: config.maxRequestBytes,
         metricsText: () => metrics.text(),
         onInternalError: (where, error) =>
           logger.warn("api: internal error", { where, error: String(error) }),
+        ...(secure === null ? {} : { tls: secure, logger: componentLogger(logger, "api") }),
       });
       this.apis.push(api);
       this.clientPorts.push(await api.listen(url.port, url.host));
@@ -141,18 +148,25 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const clusterId = clusterIdOf(config.initialClusterToken);
   const peerListen = config.listenPeerUrls[0];
   if (peerListen === undefined) throw new Error("no --listen-peer-urls");
+  const tls = await openMemberTls(config, componentLogger(logger, "tls"));
   let member: Member | null = null;
   const transport = await PeerTransport.start({
     clusterId,
     memberId,
     listen: { host: peerListen.host, port: peerListen.port },
+    ...(tls.peer === null ? {} : { tls: tls.peer }),
+    listenTls: peerListen.scheme === "https",
     onMessage: (m) => member?.receive(m),
     onUnreachable: (peer) => member?.reportUnreachable(peer),
     onSnapshotStatus: (peer, ok) => member?.reportSnapshotStatus(peer, ok),
     logger: componentLogger(logger, "transport"),
+  }).catch((e) => {
+    tls.close();
+    throw e;
   });
   const running = await Member.start(memberOptions(config, memberId, transport, logger)).catch(async (e) => {
     await transport.close();
+    tls.close();
     throw e;
   });
   member = running;
@@ -160,6 +174,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     clusterId,
     clusterToken: config.initialClusterToken,
     logger: componentLogger(logger, "api"),
+    ...(tls.client === null ? {} : { forwardTls: forwardTlsOf(tls.client) }),
   });
   const metrics = new MemberMetrics(running, config);
   const listeners = new Listeners();
@@ -180,9 +195,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     backend.close();
     await running.stop();
     await transport.close();
+    tls.close();
   };
   try {
-    await listeners.start(config, backend, metrics, logger);
+    await listeners.start(config, backend, metrics, logger, tls);
   } catch (e) {
     await shutdown();
     throw e;

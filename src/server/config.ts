@@ -17,6 +17,7 @@ import {
   readEnv,
   settingLabel,
 } from "./configsources.js";
+import { resolveTls, type TlsSettings } from "./configtls.js";
 import {
   type HttpUrl,
   type InitialMember,
@@ -29,6 +30,7 @@ import {
   splitList,
 } from "./configvalues.js";
 
+export type { TlsConfig, TlsSide, TlsVersion } from "./configtls.js";
 export type { HttpUrl, InitialMember } from "./configvalues.js";
 
 /** `new`: form a cluster from `initialCluster`; `existing`: join a running cluster. */
@@ -60,8 +62,12 @@ export const maxRequestBytesMax = 32 * 1024 * 1024;
 /** Default `--snapshot-count` (etcd 3.4), used for 0 too. */
 export const snapshotCountDefault = 100_000;
 
-/** The fully-defaulted, validated settings of one Synod member. */
-export interface ServerConfig {
+/**
+ * The fully-defaulted, validated settings of one Synod member. The TLS fields
+ * (`clientTls`, `peerTls`, `cipherSuites`, `tlsMinVersion`, `tlsMaxVersion`) are described in
+ * `configtls.ts`.
+ */
+export interface ServerConfig extends TlsSettings {
   /** `--name`: this member's name; default "default". */
   readonly name: string;
   /**
@@ -265,6 +271,11 @@ class Settings {
     assert(typeof v === "boolean", `config: --${name} is not a boolean`);
     return v;
   }
+  list(name: string): readonly string[] {
+    const v = this.#values.get(name)?.value ?? [];
+    assert(Array.isArray(v), `config: --${name} is not a list`);
+    return v as readonly string[];
+  }
   urls(name: string, fallback: readonly HttpUrl[]): readonly HttpUrl[] {
     const v = this.#values.get(name)?.value ?? fallback;
     assert(Array.isArray(v), `config: --${name} is not a URL list`);
@@ -272,8 +283,18 @@ class Settings {
   }
 }
 
-const defaultClientUrl: HttpUrl = { href: "http://127.0.0.1:2379", host: "127.0.0.1", port: 2379 };
-const defaultPeerUrl: HttpUrl = { href: "http://127.0.0.1:2380", host: "127.0.0.1", port: 2380 };
+const defaultClientUrl: HttpUrl = {
+  href: "http://127.0.0.1:2379",
+  scheme: "http",
+  host: "127.0.0.1",
+  port: 2379,
+};
+const defaultPeerUrl: HttpUrl = {
+  href: "http://127.0.0.1:2380",
+  scheme: "http",
+  host: "127.0.0.1",
+  port: 2380,
+};
 
 /**
  * Reads and checks the configuration of one member. `argv` excludes the program name; `env` is
@@ -383,6 +404,7 @@ function resolve(
   const compaction = resolveCompaction(s, problems);
   const logLevel = resolveLogLevel(s, problems);
   const monitoring = resolveMonitoring(s, problems);
+  const tls = resolveTls(s, { client: urls.listenClientUrls, peer: urls.listenPeerUrls }, problems);
   const initialCluster = resolveInitialCluster(s, name, urls.initialAdvertisePeerUrls, problems);
   if (problems.errors.length > 0 || timing === null || limits === null || compaction === null) return null;
   return Object.freeze({
@@ -397,6 +419,7 @@ function resolve(
     ...compaction,
     ...monitoring,
     logLevel,
+    ...tls,
     configFile,
   });
 }

@@ -94,7 +94,6 @@ function ignored(reason: string): FlagSupport {
   return { status: "ignored", reason };
 }
 
-const noTls = ignored("Synod does not serve TLS yet (https:// URLs are refused)");
 const noBackend = ignored("Synod has no bbolt backend: state lives in memory, made durable by its WAL");
 const noProxy = ignored("Synod has no v2 proxy mode; --proxy values other than 'off' are refused");
 const noAuth = ignored("Synod has no authentication yet");
@@ -406,7 +405,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS certificate for client connections.",
-    support: noTls,
+    support: honoured(
+      "the certificate served on https:// client URLs (and presented when forwarding to the leader's client URL); reloaded when the file changes",
+    ),
   },
   {
     name: "key-file",
@@ -414,7 +415,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS key for client connections.",
-    support: noTls,
+    support: honoured("the key of --cert-file; reloaded with it"),
   },
   {
     name: "client-cert-auth",
@@ -422,7 +423,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "false",
     description: "Require client certificates.",
-    support: noTls,
+    support: honoured(
+      "https:// client URLs refuse clients without a certificate signed by --trusted-ca-file; the certificate's CN is the client's identity for auth",
+    ),
   },
   {
     name: "client-crl-file",
@@ -430,7 +433,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "Certificate revocation list for client certificates.",
-    support: noTls,
+    support: honoured(
+      "client certificates listed there are refused in the handshake; reloaded when the file changes",
+    ),
   },
   {
     name: "client-cert-allowed-hostname",
@@ -438,7 +443,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS host name client certificates must carry.",
-    support: noTls,
+    support: honoured("with --client-cert-auth, client certificates must be valid for this host name"),
   },
   {
     name: "trusted-ca-file",
@@ -446,7 +451,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "CA bundle that signs client certificates.",
-    support: noTls,
+    support: honoured(
+      "the CAs that sign client certificates (with --client-cert-auth); reloaded when the file changes",
+    ),
   },
   {
     name: "auto-tls",
@@ -454,7 +461,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "false",
     description: "Serve clients over TLS with a generated self-signed certificate.",
-    support: noTls,
+    support: honoured(
+      "without --cert-file, a self-signed certificate is made at start in <data-dir>/fixtures/client (needs the openssl command)",
+    ),
   },
   {
     name: "peer-cert-file",
@@ -462,7 +471,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS certificate for peer connections.",
-    support: noTls,
+    support: honoured(
+      "the certificate served on https:// peer URLs and presented when dialing peers; reloaded when the file changes",
+    ),
   },
   {
     name: "peer-key-file",
@@ -470,7 +481,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS key for peer connections.",
-    support: noTls,
+    support: honoured("the key of --peer-cert-file; reloaded with it"),
   },
   {
     name: "peer-client-cert-auth",
@@ -478,7 +489,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "false",
     description: "Require certificates from peers.",
-    support: noTls,
+    support: honoured(
+      "https:// peer URLs refuse members without a certificate signed by --peer-trusted-ca-file",
+    ),
   },
   {
     name: "peer-trusted-ca-file",
@@ -486,7 +499,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "CA bundle that signs peer certificates.",
-    support: noTls,
+    support: honoured(
+      "the CAs that sign peer certificates, checked both ways; reloaded when the file changes",
+    ),
   },
   {
     name: "peer-cert-allowed-cn",
@@ -494,7 +509,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "Common name peer certificates must carry.",
-    support: noTls,
+    support: honoured("peer certificates (dialed and accepted) must carry this common name"),
   },
   {
     name: "peer-cert-allowed-hostname",
@@ -502,7 +517,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS host name peer certificates must carry.",
-    support: noTls,
+    support: honoured("peer certificates (dialed and accepted) must be valid for this host name"),
   },
   {
     name: "peer-auto-tls",
@@ -510,7 +525,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "false",
     description: "Talk to peers over TLS with generated self-signed certificates.",
-    support: noTls,
+    support: honoured(
+      "without --peer-cert-file, a self-signed certificate is made at start in <data-dir>/fixtures/peer and peers' certificates are not checked against a CA (as etcd)",
+    ),
   },
   {
     name: "peer-crl-file",
@@ -518,7 +535,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "Certificate revocation list for peer certificates.",
-    support: noTls,
+    support: honoured(
+      "peer certificates listed there are refused, both ways; reloaded when the file changes",
+    ),
   },
   {
     name: "cipher-suites",
@@ -526,7 +545,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "TLS cipher suites allowed for clients and peers, comma-separated.",
-    support: noTls,
+    support: honoured(
+      "the TLS 1.2 (and 1.3) cipher suites offered, in etcd's Go names (mapped to OpenSSL's); unknown names are refused at start",
+    ),
   },
   {
     name: "tls-min-version",
@@ -534,7 +555,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "Lowest TLS version accepted (added in a late etcd 3.4 release).",
-    support: noTls,
+    support: honoured("the lowest TLS version accepted: TLS1.0, TLS1.1, TLS1.2 or TLS1.3 (default TLS1.2)"),
   },
   {
     name: "tls-max-version",
@@ -542,7 +563,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.security,
     etcdDefault: "",
     description: "Highest TLS version accepted (added in a late etcd 3.4 release).",
-    support: noTls,
+    support: honoured("the highest TLS version accepted: TLS1.0, TLS1.1, TLS1.2 or TLS1.3 (default TLS1.3)"),
   },
   {
     name: "cors",
@@ -777,7 +798,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.experimental,
     etcdDefault: "false",
     description: "Skip the SAN check of peer client certificates.",
-    support: noTls,
+    support: ignored(
+      "Synod does not match peer client certificates' SANs against the remote address; use --peer-cert-allowed-cn or --peer-cert-allowed-hostname",
+    ),
   },
   {
     name: "experimental-watch-progress-notify-interval",
@@ -793,7 +816,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.experimental,
     etcdDefault: "100ms",
     description: "Apply time above which a slow-request warning is logged.",
-    support: honoured("a batch of committed entries that takes longer to apply is logged as a warning with its duration and size"),
+    support: honoured(
+      "a batch of committed entries that takes longer to apply is logged as a warning with its duration and size",
+    ),
   },
   // Unsafe
   {
@@ -874,7 +899,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     etcdDefault: "",
     description:
       "TLS settings for clients (cert-file, key-file, client-cert-auth, trusted-ca-file, auto-tls, ...).",
-    support: noTls,
+    support: honoured(
+      "read as etcd reads it: cert-file, key-file, client-cert-auth, trusted-ca-file, auto-tls (and crl-file, allowed-hostname) set the client flags",
+    ),
   },
   {
     name: "peer-transport-security",
@@ -882,7 +909,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.fileOnly,
     etcdDefault: "",
     description: "TLS settings for peers (same keys as client-transport-security).",
-    support: noTls,
+    support: honoured("read as etcd reads it: the same keys (and allowed-cn) set the --peer-* flags"),
   },
 ];
 

@@ -19,7 +19,12 @@ import {
 export type Origin =
   | { readonly kind: "flag" }
   | { readonly kind: "env"; readonly variable: string }
-  | { readonly kind: "file"; readonly path: string };
+  | {
+      readonly kind: "file";
+      readonly path: string;
+      /** The key as written when it is not the flag name (`client-transport-security.cert-file`). */
+      readonly key?: string;
+    };
 
 /**
  * A value as written: text from the command line or environment (`true` for a bare boolean flag),
@@ -43,7 +48,7 @@ export function settingLabel(s: Pick<RawSetting, "spec" | "origin">): string {
     case "env":
       return `${s.origin.variable} (${flag})`;
     case "file":
-      return `'${s.spec.name}' in config file '${s.origin.path}'`;
+      return `'${s.origin.key ?? s.spec.name}' in config file '${s.origin.path}'`;
   }
 }
 
@@ -202,7 +207,74 @@ export function readConfigFile(path: string, text: string): FileResult {
     const raw = asRawValue(value);
     if (raw === undefined)
       return { ok: false, error: `'${key}' in config file '${path}' has an unsupported value` };
+    if (settings.has(key)) return { ok: false, error: twice(key, settings, path) };
     settings.set(key, { spec, value: raw, origin: { kind: "file", path } });
+    const section = sectionKeys.get(key);
+    if (section !== undefined && isMapping(raw)) {
+      const problem = readSection(path, key, raw, section, settings);
+      if (problem !== null) return { ok: false, error: problem };
+    }
   }
   return { ok: true, settings };
+}
+
+/**
+ * etcd's `client-transport-security` and `peer-transport-security` sections: each key sets the
+ * flag it stands for (etcd 3.4 reads the first five; Synod also reads the rest).
+ */
+const sectionKeys: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
+  [
+    "client-transport-security",
+    new Map([
+      ["cert-file", "cert-file"],
+      ["key-file", "key-file"],
+      ["client-cert-auth", "client-cert-auth"],
+      ["trusted-ca-file", "trusted-ca-file"],
+      ["auto-tls", "auto-tls"],
+      ["crl-file", "client-crl-file"],
+      ["allowed-hostname", "client-cert-allowed-hostname"],
+    ]),
+  ],
+  [
+    "peer-transport-security",
+    new Map([
+      ["cert-file", "peer-cert-file"],
+      ["key-file", "peer-key-file"],
+      ["client-cert-auth", "peer-client-cert-auth"],
+      ["trusted-ca-file", "peer-trusted-ca-file"],
+      ["auto-tls", "peer-auto-tls"],
+      ["crl-file", "peer-crl-file"],
+      ["allowed-cn", "peer-cert-allowed-cn"],
+      ["allowed-hostname", "peer-cert-allowed-hostname"],
+    ]),
+  ],
+]);
+
+function twice(flag: string, settings: ReadonlyMap<string, RawSetting>, path: string): string {
+  const first = settings.get(flag);
+  const where = first === undefined ? `'${flag}'` : settingLabel(first);
+  return `Config file '${path}' sets --${flag} twice (${where} and another key); keep one`;
+}
+
+/** Adds the settings of one TLS section; returns why it cannot be used, or null. */
+function readSection(
+  path: string,
+  sectionName: string,
+  section: { readonly [key: string]: unknown },
+  keys: ReadonlyMap<string, string>,
+  settings: Map<string, RawSetting>,
+): string | null {
+  for (const [key, value] of Object.entries(section)) {
+    const flag = keys.get(key);
+    const spec = flag === undefined ? undefined : flagSpec(flag);
+    if (flag === undefined || spec === undefined) {
+      return `Unknown key '${sectionName}.${key}' in config file '${path}': the section's keys are ${[...keys.keys()].join(", ")}`;
+    }
+    if (value === null || value === undefined) continue;
+    const raw = asRawValue(value);
+    if (raw === undefined) return `'${sectionName}.${key}' in config file '${path}' has an unsupported value`;
+    if (settings.has(flag)) return twice(flag, settings, path);
+    settings.set(flag, { spec, value: raw, origin: { kind: "file", path, key: `${sectionName}.${key}` } });
+  }
+  return null;
 }

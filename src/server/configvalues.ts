@@ -111,10 +111,12 @@ export function splitList(text: string): string[] {
     .filter((s) => s !== "");
 }
 
-/** An `http://host:port` endpoint, as Synod listens on or advertises it. */
+/** An `http://host:port` or `https://host:port` endpoint, as Synod listens on or advertises it. */
 export interface HttpUrl {
-  /** Normalised text: `http://host:port` (IPv6 hosts in brackets). */
+  /** Normalised text: `http://host:port` or `https://host:port` (IPv6 hosts in brackets). */
   readonly href: string;
+  /** `https` serves (or dials) TLS with the client or peer certificate settings; `http` is plain TCP. */
+  readonly scheme: "http" | "https";
   /** Host name or IP address; IPv6 without brackets, ready for `net.Server.listen`. */
   readonly host: string;
   /** TCP port, 0–65535 (0 only where the setting allows it: the kernel picks a free port). */
@@ -142,22 +144,21 @@ export function isIpLiteral(host: string): boolean {
 }
 
 /**
- * One URL as etcd's URL flags accept it, narrowed to what Synod serves: scheme `http` only
- * (https and unix sockets are refused with a clear reason), an explicit port, no path, query or
+ * One URL as etcd's URL flags accept it, narrowed to what Synod serves: scheme `http` or `https`
+ * (unix sockets are refused with a clear reason), an explicit port, no path, query or
  * fragment. Listen URLs must name an IP address or `localhost` (etcd binds only to addresses) and
  * may use port 0; advertised URLs may use host names and need a non-zero port.
  */
 export function parseHttpUrl(text: string, use: UrlUse): Parsed<HttpUrl> {
   const m = urlShape.exec(text);
-  if (m === null) return bad(`'${text}' is not a URL of the form http://host:port`);
+  if (m === null) return bad(`'${text}' is not a URL of the form http://host:port or https://host:port`);
   const [, scheme = "", rawHost = "", rawPort, rest = ""] = m;
   const lower = scheme.toLowerCase();
-  if (lower === "https" || lower === "unixs") {
-    return bad(`'${text}' uses ${lower}, but Synod does not serve TLS; use http://`);
-  }
-  if (lower === "unix")
+  if (lower === "unix" || lower === "unixs")
     return bad(`'${text}' is a unix socket, which Synod does not support; use http://host:port`);
-  if (lower !== "http") return bad(`'${text}' has scheme '${scheme}'; only http:// is supported`);
+  if (lower !== "http" && lower !== "https") {
+    return bad(`'${text}' has scheme '${scheme}'; only http:// and https:// are supported`);
+  }
   if (rest !== "") return bad(`'${text}' must not contain a path, query or fragment`);
   const bracketed = rawHost.startsWith("[");
   const host = bracketed ? rawHost.slice(1, -1) : rawHost;
@@ -177,7 +178,7 @@ export function parseHttpUrl(text: string, use: UrlUse): Parsed<HttpUrl> {
   }
   if (use === "advertise" && port === 0) return bad(`'${text}' must advertise a real port, not 0`);
   const hrefHost = host.includes(":") ? `[${host.toLowerCase()}]` : host.toLowerCase();
-  return ok({ href: `http://${hrefHost}:${port}`, host: host.toLowerCase(), port });
+  return ok({ href: `${lower}://${hrefHost}:${port}`, scheme: lower, host: host.toLowerCase(), port });
 }
 
 /** A comma-separated list of URLs (duplicates dropped, as etcd's unique-URL flags do). */

@@ -48,10 +48,24 @@ function error(argv: string[], env: Env = {}, fs: Record<string, string> = {}): 
   return r.error;
 }
 
-const url = (host: string, port: number) => ({
-  href: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+const url = (host: string, port: number, scheme: "http" | "https" = "http") => ({
+  href: `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`,
+  scheme,
   host,
   port,
+});
+
+/** The TLS settings of a configuration that sets none. */
+const noTls = (side: "client" | "peer") => ({
+  side,
+  certFile: "",
+  keyFile: "",
+  trustedCaFile: "",
+  clientCertAuth: false,
+  crlFile: "",
+  autoTls: false,
+  allowedCn: "",
+  allowedHostname: "",
 });
 
 test("loadConfig: no flags gives the documented defaults and no warnings", () => {
@@ -84,6 +98,11 @@ test("loadConfig: no flags gives the documented defaults and no warnings", () =>
     corruptCheckTimeMs: 0,
     warningApplyDurationMs: 100,
     logLevel: "info",
+    clientTls: noTls("client"),
+    peerTls: noTls("peer"),
+    cipherSuites: [],
+    tlsMinVersion: null,
+    tlsMaxVersion: null,
     configFile: null,
   });
 });
@@ -179,7 +198,11 @@ test("parseDuration: Go duration syntax in milliseconds", () => {
 });
 
 test("parseHttpUrl: accepted forms and the reason for each refusal", () => {
-  // Proves URL checks: http only, explicit port, no path, IP (or localhost) to listen on.
+  // Proves URL checks: http or https, explicit port, no path, IP (or localhost) to listen on.
+  assert.deepEqual(parseHttpUrl("HTTPS://127.0.0.1:2379", "listen"), {
+    ok: true,
+    value: url("127.0.0.1", 2379, "https"),
+  });
   assert.deepEqual(parseHttpUrl("http://[::1]:2379", "listen"), { ok: true, value: url("::1", 2379) });
   assert.deepEqual(parseHttpUrl("http://LOCALHOST:0", "listen"), { ok: true, value: url("localhost", 0) });
   assert.deepEqual(parseHttpUrl("http://node-1.example.com:2380", "advertise"), {
@@ -188,8 +211,7 @@ test("parseHttpUrl: accepted forms and the reason for each refusal", () => {
   });
   const refusals: [string, "listen" | "advertise", RegExp][] = [
     ["127.0.0.1:2379", "listen", /not a URL of the form http:\/\/host:port/],
-    ["https://127.0.0.1:2379", "listen", /uses https, but Synod does not serve TLS/],
-    ["unixs://sock:1", "listen", /uses unixs, but Synod does not serve TLS/],
+    ["unixs://sock:1", "listen", /unix socket/],
     ["unix://sock:1", "listen", /unix socket/],
     ["ftp://1.2.3.4:1", "listen", /scheme 'ftp'; only http/],
     ["http://1.2.3.4", "listen", /has no port/],
@@ -394,10 +416,9 @@ client-transport-security:
   assert.equal(c.autoCompactionRetentionMs, 3_600_000);
   assert.equal(c.logLevel, "warn");
   assert.equal(c.configFile, "/etc/etcd.yml");
-  // Only the TLS section (present, though empty) is an accepted-but-ignored setting here.
-  assert.deepEqual(r.warnings, [
-    "'client-transport-security' in config file '/etc/etcd.yml' is accepted but ignored: Synod does not serve TLS yet (https:// URLs are refused)",
-  ]);
+  // The TLS section is read as etcd reads it: its empty cert-file leaves TLS off, quietly.
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(c.clientTls, noTls("client"));
 });
 
 test("loadConfig: a JSON config file, and durations in nanoseconds as etcd writes them", () => {
@@ -498,7 +519,7 @@ test("loadConfig: every validation error names the setting and the value", () =>
     [
       ["--listen-peer-urls=https://127.0.0.1:2380"],
       {},
-      "--listen-peer-urls: 'https://127.0.0.1:2380' uses https, but Synod does not serve TLS",
+      "--listen-peer-urls has https://127.0.0.1:2380, which needs a certificate: set --peer-cert-file and --peer-key-file, or --peer-auto-tls",
     ],
     [
       ["--initial-advertise-peer-urls=http://a.example:2380/x"],

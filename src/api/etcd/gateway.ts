@@ -10,6 +10,7 @@ import { GrpcError, GrpcStatus, httpStatusOf } from "./grpc/status.js";
 import { encodedSize } from "./proto/codec.js";
 import { fromJson, toJson } from "./proto/json.js";
 import type { ServiceContext } from "./services/context.js";
+import { identityFields } from "./tlsidentity.js";
 import { grpcOverheadBytes, unknownMethodMessage } from "./unimplemented.js";
 import { etcdClusterVersion, etcdServerVersion } from "./version.js";
 
@@ -224,6 +225,7 @@ export class Gateway {
       signal: abort.signal,
       metadata: metadataOf(req),
       requestBytes: encodedSize(def.requestDesc, request as object),
+      ...identityFields(req.socket),
     };
     if (def.kind === "unary") {
       this.#unaryInFlight++;
@@ -310,7 +312,12 @@ export class Gateway {
       },
     };
     try {
-      await def.handle(call, { signal: abort.signal, metadata: metadataOf(req), requestBytes: 0 });
+      await def.handle(call, {
+        signal: abort.signal,
+        metadata: metadataOf(req),
+        requestBytes: 0,
+        ...identityFields(req.socket),
+      });
       stream.end();
     } catch (e) {
       stream.fail(e instanceof GrpcError ? e : internal(e));

@@ -1,6 +1,8 @@
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
+import tls from "node:tls";
+import { type Logger, noopLogger } from "../../lib/logger.js";
 import {
   AuthorityRewriter,
   goawayFrame,
@@ -9,6 +11,7 @@ import {
   type ProbeStep,
 } from "./grpc/authority.js";
 import { http2Settings } from "./grpc/server.js";
+import { connectionIdentity, setConnectionIdentity } from "./tlsidentity.js";
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4). */
 export const http2Preface: Uint8Array = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -104,18 +107,100 @@ export class AuthorityRewritingStream extends Duplex {
   }
 }
 
+/** Milliseconds a TLS client has to complete its handshake on an `https://` client URL. */
+export const tlsHandshakeTimeoutMs = 10_000;
+/** Most "a TLS handshake failed" lines logged per second; the rest go to debug (fuzzers, scanners). */
+export const tlsFailureLogsPerSecondMax = 5;
+
+/**
+ * The client certificates of an `https://` client URL (etcd's `--cert-file`, `--key-file`,
+ * `--trusted-ca-file`, `--client-cert-auth`, `--client-crl-file`), as the listener uses them;
+ * implemented by `TlsSource` in `src/server/tls`. Methods return what is current, so reloaded
+ * files apply to the next connection.
+ */
+export interface ListenerTls {
+  /** Clients must present a certificate signed by the trusted CAs (`--client-cert-auth`). */
+  readonly clientCertAuth: boolean;
+  /** The certificate, key, CAs, CRL, ciphers and versions to serve with. */
+  serverContextOptions(): tls.SecureContextOptions;
+  /** Why a verified client certificate is refused anyway (allowed host name), or null. */
+  checkCertificate(cert: tls.PeerCertificate): string | null;
+  /** Calls `listener` after the certificate files were reloaded; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * The ALPN protocol for a TLS client that offered `offered`: `http/1.1` whenever offered, else
+ * `h2`; undefined (the handshake fails with no_application_protocol) when neither is. gRPC
+ * clients (Go, C-core, grpc-js, Java) offer only `h2`; general HTTP clients (curl, browsers)
+ * offer both and then speak HTTP/1.1, which is what the JSON gateway, `/health` and `/metrics`
+ * are served on (node:http2 here serves only gRPC).
+ */
+export function chooseAlpn(offered: readonly string[]): string | undefined {
+  if (offered.includes("http/1.1")) return "http/1.1";
+  return offered.includes("h2") ? "h2" : undefined;
+}
+
+/** Options of a {@link SharedPortListener}. */
+export interface SharedPortListenerOptions {
+  /** Serve TLS (an `https://` client URL) with these certificates; plain TCP without. */
+  readonly tls?: ListenerTls;
+  /** Where TLS refusals and handshake failures are logged; nothing by default. */
+  readonly logger?: Logger;
+}
+
 /**
  * A TCP listener that serves gRPC (HTTP/2 with prior knowledge) and HTTP/1.1 on the same port, as
  * etcd does: it reads the first bytes of each connection, puts them back (`unshift`) and hands the
  * socket to the HTTP/2 or HTTP/1.1 server. Bytes are only buffered until the protocol is known
  * (at most the 24-byte preface).
+ *
+ * With TLS the same happens on the decrypted bytes after the handshake, whose ALPN choice is
+ * {@link chooseAlpn}'s: a connection on `http/1.1` goes to the HTTP/1.1 server at once; one on
+ * `h2`, or without ALPN, is sniffed as above (etcdctl's Go client needs the HTTP/2 probe too).
+ * With client certificate auth the certificate's CN is recorded as the connection's identity.
  */
 export class SharedPortListener {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
+  readonly #logger: Logger;
+  /** TLS connections still in their handshake, by remote address, so close() can end them. */
+  readonly #handshaking = new Map<string, net.Socket>();
+  #unsubscribeTls: (() => void) | null = null;
+  #tlsFailures = { second: 0, logged: 0 };
 
-  constructor(router: ConnectionRouter) {
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, router));
+  constructor(router: ConnectionRouter, options: SharedPortListenerOptions = {}) {
+    this.#logger = options.logger ?? noopLogger;
+    const secure = options.tls;
+    if (secure === undefined) {
+      this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, router));
+      return;
+    }
+    const server = tls.createServer({
+      ...secure.serverContextOptions(),
+      ALPNCallback: ({ protocols }) => chooseAlpn(protocols),
+      requestCert: secure.clientCertAuth,
+      rejectUnauthorized: secure.clientCertAuth,
+      handshakeTimeout: tlsHandshakeTimeoutMs,
+    });
+    this.#server = server;
+    server.on("connection", (raw: net.Socket) => {
+      raw.setNoDelay(true);
+      const key = `${raw.remoteAddress}:${raw.remotePort}`;
+      this.#handshaking.set(key, raw);
+      raw.once("close", () => {
+        if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
+      });
+    });
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      this.#handshaking.delete(`${socket.remoteAddress}:${socket.remotePort}`);
+      this.#acceptTls(socket, router, secure);
+    });
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      socket.destroy();
+      this.#logTlsFailure(`${socket.remoteAddress}:${socket.remotePort}`, err.message);
+    });
+    this.#unsubscribeTls = secure.onChange(() => server.setSecureContext(secure.serverContextOptions()));
   }
 
   /** Listens on `host:port` (port 0 picks a free port); resolves with the bound port. */
@@ -131,10 +216,49 @@ export class SharedPortListener {
     });
   }
 
-  /** Stops accepting; sockets not yet sniffed are destroyed. Handed-off sockets belong to their server. */
+  /**
+   * Stops accepting; sockets not yet sniffed (or still in their TLS handshake) are destroyed.
+   * Handed-off sockets belong to their server.
+   */
   close(): Promise<void> {
+    this.#unsubscribeTls?.();
     for (const s of this.#sockets) s.destroy();
+    for (const s of this.#handshaking.values()) s.destroy();
     return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** A TLS connection after its handshake: checked, its identity recorded, then routed. */
+  #acceptTls(socket: tls.TLSSocket, router: ConnectionRouter, secure: ListenerTls): void {
+    if (secure.clientCertAuth) {
+      const cert = socket.getPeerCertificate();
+      const problem = secure.checkCertificate(cert);
+      if (problem !== null) {
+        this.#logger.warn("api: refused a client certificate", {
+          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+          reason: problem,
+        });
+        socket.destroy();
+        return;
+      }
+      const cn: unknown = cert.subject?.CN;
+      setConnectionIdentity(socket, { commonName: typeof cn === "string" ? cn : "" });
+    }
+    socket.on("error", () => socket.destroy());
+    if (socket.alpnProtocol === "http/1.1") {
+      router.http1(socket);
+      return;
+    }
+    // node:http2 refuses a TLS socket whose ALPN is not h2 as an "unknown protocol"; a client
+    // that negotiated nothing but speaks HTTP/2 with prior knowledge is served like one on h2.
+    if (socket.alpnProtocol === false) socket.alpnProtocol = "h2";
+    this.#accept(socket, router);
+  }
+
+  #logTlsFailure(remote: string, reason: string): void {
+    const second = Math.floor(performance.now() / 1000);
+    if (this.#tlsFailures.second !== second) this.#tlsFailures = { second, logged: 0 };
+    const level = this.#tlsFailures.logged++ < tlsFailureLogsPerSecondMax ? "warn" : "debug";
+    this.#logger[level]("api: a TLS handshake failed; connection closed", { remote, reason });
   }
 
   #accept(socket: net.Socket, router: ConnectionRouter): void {
@@ -172,7 +296,10 @@ export class SharedPortListener {
       cleanup();
       socket.pause();
       const rewriter = new AuthorityRewriter(http2TableSize, step.stripAck);
-      router.http2(new AuthorityRewritingStream(socket, rewriter, step.bytes));
+      const stream = new AuthorityRewritingStream(socket, rewriter, step.bytes);
+      const identity = connectionIdentity(socket);
+      if (identity !== undefined) setConnectionIdentity(stream, identity);
+      router.http2(stream);
     };
     const onData = (chunk: Buffer): void => {
       if (probe !== null) {

@@ -32,6 +32,7 @@ import type {
   SnapshotStream,
 } from "./backend.js";
 import { EtcdServerErrorCode } from "./backend.js";
+import { type ForwardTls, postJson } from "./forward.js";
 import { storeHash, storeSnapshot } from "./local.js";
 import { alarmText, etcdServerVersion } from "./version.js";
 
@@ -55,6 +56,8 @@ export interface RaftBackendOptions {
   readonly clusterId: bigint;
   readonly clusterToken: string;
   readonly logger: Logger;
+  /** This member's client certificate, for forwarding to a leader's `https://` client URL. */
+  readonly forwardTls?: ForwardTls;
 }
 
 /**
@@ -68,6 +71,7 @@ export class RaftBackend implements EtcdBackend {
   readonly #clusterId: bigint;
   readonly #token: string;
   readonly #logger: Logger;
+  readonly #forwardTls: ForwardTls | null;
   readonly #timers: NodeJS.Timeout[] = [];
   #syncScheduled = false;
   #closed = false;
@@ -77,6 +81,7 @@ export class RaftBackend implements EtcdBackend {
     this.#clusterId = options.clusterId;
     this.#token = options.clusterToken;
     this.#logger = options.logger;
+    this.#forwardTls = options.forwardTls ?? null;
     this.#timers.push(
       setInterval(() => this.#syncWatchers(), watchSyncIntervalMs),
       setInterval(() => this.member.store.watchHub.progressNotify(), progressNotifyIntervalMs),
@@ -367,13 +372,12 @@ export class RaftBackend implements EtcdBackend {
     const url = leader?.clientUrls[0];
     if (leader === undefined || url === undefined) return fail(ErrorCode.noLeader, "no leader to forward to");
     try {
-      const res = await fetch(new URL(path, url), {
-        method: "POST",
-        body: JSON.stringify(body),
-        headers: { "content-type": "application/json" },
-        signal: AbortSignal.timeout(forwardTimeoutMs),
-      });
-      const text = await res.text();
+      const text = await postJson(
+        new URL(path, url),
+        JSON.stringify(body),
+        this.#forwardTls,
+        forwardTimeoutMs,
+      );
       const first = text.split("\n").find((l) => l.trim().length > 0) ?? "{}";
       return ok(JSON.parse(first) as unknown);
     } catch (e) {

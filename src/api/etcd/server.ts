@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { Socket } from "node:net";
+import type { Logger } from "../../lib/logger.js";
 import { limits } from "../../mvcc/mod.js";
 import type { EtcdBackend } from "./backend.js";
 import { noLeaderError } from "./errors.js";
@@ -11,7 +12,7 @@ import {
   type StreamCall,
   unaryDrainMs,
 } from "./grpc/server.js";
-import { SharedPortListener } from "./listener.js";
+import { type ListenerTls, SharedPortListener } from "./listener.js";
 import { ServiceContext } from "./services/context.js";
 import { electionMethods } from "./services/election.js";
 import { kvMethods } from "./services/kv.js";
@@ -30,6 +31,10 @@ export interface EtcdApiServerOptions {
   readonly metricsText?: () => string;
   /** Called for unexpected handler exceptions (the call fails with INTERNAL). */
   readonly onInternalError?: (where: string, error: unknown) => void;
+  /** Serve TLS (an `https://` client URL) with these certificates; plain TCP without. */
+  readonly tls?: ListenerTls;
+  /** Where the listener logs TLS refusals and handshake failures; nothing by default. */
+  readonly logger?: Logger;
 }
 
 /** Every implemented method by gRPC path. */
@@ -104,15 +109,21 @@ export class EtcdApiServer {
     }
     this.gateway = new Gateway(this.grpc, sc, options.metricsText);
     this.#http1 = http.createServer((req, res) => this.gateway.handle(req, res));
-    this.#listener = new SharedPortListener({
-      http2: (socket: Socket) => this.grpc.handleConnection(socket),
-      http1: (socket: Socket) => {
-        // node:http tracks connections only for servers that listen themselves, so track here.
-        this.#http1Sockets.add(socket);
-        socket.once("close", () => this.#http1Sockets.delete(socket));
-        this.#http1.emit("connection", socket);
+    this.#listener = new SharedPortListener(
+      {
+        http2: (socket: Socket) => this.grpc.handleConnection(socket),
+        http1: (socket: Socket) => {
+          // node:http tracks connections only for servers that listen themselves, so track here.
+          this.#http1Sockets.add(socket);
+          socket.once("close", () => this.#http1Sockets.delete(socket));
+          this.#http1.emit("connection", socket);
+        },
       },
-    });
+      {
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      },
+    );
   }
 
   /** The bound port (after {@link listen}). */

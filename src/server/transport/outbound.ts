@@ -5,7 +5,8 @@
  * peer costs at most the queue's limits. Snapshot data is streamed in chunks between batches and
  * acknowledged by the receiver. See docs/peer-protocol.md.
  */
-import { connect, type Socket } from "node:net";
+import { connect, isIP, type Socket } from "node:net";
+import { createSecureContext, type SecureContext, type TLSSocket, connect as tlsConnect } from "node:tls";
 import type { Logger } from "../../lib/logger.js";
 import type { Message, NodeId } from "../../raft/types.js";
 import { backoffDelayMs } from "./backoff.js";
@@ -20,6 +21,7 @@ import {
   writeSnapshotChunk,
 } from "./codec.js";
 import { FrameReader, FrameType, FrameWriter, frameName, type RawFrame } from "./frame.js";
+import type { PeerTlsProvider } from "./transport.js";
 import type { PeerAddress } from "./url.js";
 
 /** The limits and timings of outbound streams (validated by the transport). */
@@ -42,6 +44,8 @@ export interface OutboundHost {
   readonly memberId: NodeId;
   readonly logger: Logger;
   readonly limits: OutboundLimits;
+  /** Certificates for dialing `https://` peers; null dials them with Node's defaults. */
+  readonly tls: PeerTlsProvider | null;
   /** A uniformly distributed float in [0, 1), for backoff jitter. */
   random(): number;
   /** The stream failed or dropped messages. */
@@ -228,7 +232,9 @@ export class OutboundPeer {
     const limits = this.#host.limits;
     this.#state = "connecting";
     this.#c.dials++;
-    const socket = connect({ host: this.#address.host, port: this.#address.port });
+    const socket = this.#address.secure
+      ? this.#dialTls()
+      : connect({ host: this.#address.host, port: this.#address.port });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     const reader = new FrameReader(peerControlFrameBytesMax);
@@ -238,7 +244,13 @@ export class OutboundPeer {
       () => this.#lost(socket, `no connection and handshake within ${limits.dialTimeoutMs} ms`),
       limits.dialTimeoutMs,
     );
-    socket.on("connect", () => {
+    // Over TLS the hello waits for the handshake, and for this member's checks of the peer's certificate.
+    socket.on(this.#address.secure ? "secureConnect" : "connect", () => {
+      const refused = this.#address.secure ? this.#certificateProblem(socket as TLSSocket) : null;
+      if (refused !== null) {
+        this.#lost(socket, `refused the peer's TLS certificate: ${refused}`);
+        return;
+      }
       const w = new FrameWriter(64);
       writeHello(w, this.#host.clusterId, this.#host.memberId, this.id);
       socket.write(w.take());
@@ -254,8 +266,28 @@ export class OutboundPeer {
       this.#stallTimer = null;
       this.#write(socket);
     });
-    socket.on("error", (err) => this.#lost(socket, err.message));
+    socket.on("error", (err: NodeJS.ErrnoException) =>
+      this.#lost(socket, err.code === undefined ? err.message : `${err.message} (${err.code})`),
+    );
     socket.on("close", () => this.#lost(socket, "the connection closed"));
+  }
+
+  /** A TLS connection to the peer, checked against the trusted CAs unless auto-TLS says not to. */
+  #dialTls(): TLSSocket {
+    const tls = this.#host.tls;
+    const host = this.#address.host;
+    return tlsConnect({
+      host,
+      port: this.#address.port,
+      secureContext: tls?.clientContext() ?? defaultSecureContext(),
+      rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
+      // SNI carries host names only (RFC 6066); the certificate is still checked against `host`.
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+    });
+  }
+
+  #certificateProblem(socket: TLSSocket): string | null {
+    return this.#host.tls?.checkCertificate(socket.getPeerCertificate()) ?? null;
   }
 
   #onFrame(socket: Socket, raw: RawFrame): void {
@@ -454,4 +486,12 @@ export class OutboundPeer {
     this.#ackTimer = null;
     this.#stallTimer = null;
   }
+}
+
+let defaultContext: SecureContext | null = null;
+
+/** Node's default client context (its bundled CAs), for dialing https:// peers without peer TLS settings. */
+function defaultSecureContext(): SecureContext {
+  defaultContext ??= createSecureContext();
+  return defaultContext;
 }

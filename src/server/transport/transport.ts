@@ -9,6 +9,13 @@
  */
 import { constants as bufferConstants } from "node:buffer";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import {
+  createServer as createTlsServer,
+  type PeerCertificate,
+  type SecureContext,
+  type SecureContextOptions,
+  type TLSSocket,
+} from "node:tls";
 import { ErrorCode, SynodError } from "../../lib/errors.js";
 import { type Logger, noopLogger } from "../../lib/logger.js";
 import { type Message, MessageType, type NodeId } from "../../raft/types.js";
@@ -51,6 +58,29 @@ export const backoffMaxMsDefault = 1000;
 /** Default bound on accepted connections at once (each peer needs one; the rest is slack). */
 export const inboundConnectionsMaxDefault = 64;
 
+/** Most "a TLS handshake failed" lines logged per second; the rest go to debug (fuzzers, scanners). */
+export const tlsFailureLogsPerSecondMax = 5;
+
+/**
+ * The peer certificates (etcd's `--peer-*` TLS flags), as the transport uses them; implemented by
+ * `TlsSource` in `src/server/tls`. Every method returns what is current, so reloaded files apply
+ * to the next connection.
+ */
+export interface PeerTlsProvider {
+  /** Accepted connections must present a certificate the trusted CAs signed (`--peer-client-cert-auth`). */
+  readonly clientCertAuth: boolean;
+  /** Dialed peers' certificates are not checked against a CA (`--peer-auto-tls`, as etcd). */
+  readonly insecureSkipVerify: boolean;
+  /** The listener's certificate, key, CAs, CRL, ciphers and versions. */
+  serverContextOptions(): SecureContextOptions;
+  /** The context to dial with (this member's certificate, the CAs that sign peers', the CRL). */
+  clientContext(): SecureContext;
+  /** Why a verified peer certificate is refused anyway (allowed CN or host name), or null. */
+  checkCertificate(cert: PeerCertificate): string | null;
+  /** Calls `listener` after the certificate files were reloaded; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
+
 /** How to start a {@link PeerTransport}. Sizes are in bytes, durations in milliseconds. */
 export interface PeerTransportOptions {
   /** The cluster's id; connections from other clusters are refused. An unsigned 64-bit value. */
@@ -59,6 +89,13 @@ export interface PeerTransportOptions {
   readonly memberId: number;
   /** Where to accept peer connections; port 0 picks a free port (see {@link PeerTransport.address}). */
   readonly listen: { readonly host: string; readonly port: number };
+  /**
+   * Peer certificates: used to dial `https://` peers, and to serve TLS when `listenTls` is set.
+   * Without them an `https://` peer is dialed with Node's default CAs and no client certificate.
+   */
+  readonly tls?: PeerTlsProvider;
+  /** Serve TLS only on the listener (an `https://` listen URL); needs `tls`. Default false. */
+  readonly listenTls?: boolean;
   /** Called for every message received from a peer, in the order that peer sent them. */
   onMessage(m: Message): void;
   /** Called when a peer's stream failed or a message to it was dropped (for `RawNode.reportUnreachable`). */
@@ -139,6 +176,10 @@ export class PeerTransport {
   #messagesReceived = 0;
   #snapshotsReceived = 0;
   #connectionsRejected = 0;
+  /** TCP connections open on a TLS listener (handshaking or not), for `inboundConnectionsMax`. */
+  #rawOpen = 0;
+  #tlsFailureWindow = { second: 0, logged: 0 };
+  #unsubscribeTls: (() => void) | null = null;
 
   private constructor(opts: PeerTransportOptions, settings: Settings, server: Server) {
     this.#opts = opts;
@@ -151,6 +192,7 @@ export class PeerTransport {
       memberId: opts.memberId,
       logger: this.#logger,
       limits: settings,
+      tls: opts.tls ?? null,
       random,
       // Deferred, so that no callback runs inside addPeer / updatePeer / send.
       unreachable: (peer) =>
@@ -171,9 +213,22 @@ export class PeerTransport {
    */
   static async start(opts: PeerTransportOptions): Promise<PeerTransport> {
     const settings = validate(opts);
-    const server = createServer({ noDelay: true });
+    const tls = opts.listenTls === true ? opts.tls : undefined;
+    if (opts.listenTls === true && tls === undefined) {
+      throw invalid("Cannot start the peer transport: 'listenTls' needs 'tls' (the peer certificates)");
+    }
+    const server =
+      tls === undefined
+        ? createServer({ noDelay: true })
+        : createTlsServer({
+            ...tls.serverContextOptions(),
+            requestCert: tls.clientCertAuth,
+            rejectUnauthorized: tls.clientCertAuth,
+            handshakeTimeout: settings.handshakeTimeoutMs,
+          });
     const transport = new PeerTransport(opts, settings, server);
-    server.on("connection", (socket) => transport.#accept(socket));
+    if (tls === undefined) server.on("connection", (socket: Socket) => transport.#accept(socket));
+    else transport.#serveTls(tls);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
@@ -189,6 +244,7 @@ export class PeerTransport {
       host: addr.host,
       port: addr.port,
       member: opts.memberId,
+      tls: tls !== undefined,
     });
     return transport;
   }
@@ -293,7 +349,48 @@ export class PeerTransport {
     return this.#closing;
   }
 
+  /** Wires a TLS listener: connection bound, certificate checks, handshake failures, reloads. */
+  #serveTls(tls: PeerTlsProvider): void {
+    const server = this.#server;
+    server.on("connection", (raw: Socket) => {
+      this.#rawOpen++;
+      raw.once("close", () => this.#rawOpen--);
+      if (this.#rawOpen > this.#settings.inboundConnectionsMax) {
+        this.#connectionsRejected++;
+        raw.destroy();
+      }
+    });
+    server.on("secureConnection", (socket: TLSSocket) => {
+      const problem = tls.clientCertAuth ? tls.checkCertificate(socket.getPeerCertificate()) : null;
+      if (problem === null) {
+        this.#accept(socket);
+        return;
+      }
+      this.#logger.warn("peer transport: refused a TLS connection", {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: problem,
+      });
+      socket.destroy();
+    });
+    server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+      socket.destroy();
+      const second = Math.floor(performance.now() / 1000);
+      const w = this.#tlsFailureWindow;
+      if (w.second !== second) this.#tlsFailureWindow = { second, logged: 0 };
+      const level = this.#tlsFailureWindow.logged++ < tlsFailureLogsPerSecondMax ? "warn" : "debug";
+      this.#logger[level]("peer transport: a TLS handshake failed; connection closed", {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        reason: err.message,
+      });
+    });
+    this.#unsubscribeTls = tls.onChange(() => {
+      (server as ReturnType<typeof createTlsServer>).setSecureContext(tls.serverContextOptions());
+      this.#logger.info("peer transport: new connections use the reloaded certificate");
+    });
+  }
+
   async #shutdown(): Promise<void> {
+    this.#unsubscribeTls?.();
     for (const peer of this.#peers.values()) peer.close();
     this.#peers.clear();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));

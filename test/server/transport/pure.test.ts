@@ -94,15 +94,19 @@ test("backoffDelayMs: doubles from the minimum to the maximum, jittered within [
 });
 
 test("parsePeerUrl: accepts etcd-style peer URLs and explains what is wrong with others", () => {
-  // Proves addresses are taken from http:// URLs (IPv4, IPv6, names) and bad ones get a reason.
-  assert.deepEqual(parsePeerUrl("http://127.0.0.1:2380"), { host: "127.0.0.1", port: 2380 });
-  assert.deepEqual(parsePeerUrl("http://[::1]:12380/"), { host: "::1", port: 12380 });
-  assert.deepEqual(parsePeerUrl("http://member-1.local:2380"), { host: "member-1.local", port: 2380 });
+  // Proves addresses are taken from http:// and https:// URLs (IPv4, IPv6, names) and bad ones get a reason.
+  assert.deepEqual(parsePeerUrl("http://127.0.0.1:2380"), { host: "127.0.0.1", port: 2380, secure: false });
+  assert.deepEqual(parsePeerUrl("http://[::1]:12380/"), { host: "::1", port: 12380, secure: false });
+  assert.deepEqual(parsePeerUrl("http://member-1.local:2380"), {
+    host: "member-1.local",
+    port: 2380,
+    secure: false,
+  });
+  assert.deepEqual(parsePeerUrl("https://127.0.0.1:2380"), { host: "127.0.0.1", port: 2380, secure: true });
   const bad: [string, RegExp][] = [
     ["127.0.0.1:2380", /must be a URL such as 'http:\/\/127.0.0.1:2380'/],
-    ["tcp://127.0.0.1:2380", /must use http:\/\//],
+    ["tcp://127.0.0.1:2380", /must use http:\/\/ or https:\/\//],
     ["nonsense", /must be a URL/],
-    ["https://10.0.0.1:2380", /TLS between peers is not supported yet/],
     ["http://10.0.0.1", /must name a port/],
     ["http://10.0.0.1:2380/raft", /only a scheme, host and port/],
   ];

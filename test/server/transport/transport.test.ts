@@ -797,8 +797,8 @@ test(
     const t = await PeerTransport.start(base);
     try {
       assert.throws(
-        () => t.addPeer(2, "https://127.0.0.1:2380"),
-        /Cannot add peer 2: 'url' must use http:\/\/ \(TLS/,
+        () => t.addPeer(2, "ftp://127.0.0.1:2380"),
+        /Cannot add peer 2: 'url' must use http:\/\/ or https:\/\//,
       );
       assert.throws(() => t.addPeer(1, "http://127.0.0.1:2380"), /other than this member's, got 1/);
       assert.throws(() => t.addPeer(2.5, "http://127.0.0.1:2380"), /got 2.5/);

@@ -1,6 +1,12 @@
 import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../proto/codec.js";
+import {
+  type ClientIdentity,
+  connectionIdentity,
+  identityFields,
+  setConnectionIdentity,
+} from "../tlsidentity.js";
 import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./frames.js";
 import { GrpcError, GrpcStatus } from "./status.js";
 
@@ -12,6 +18,12 @@ export interface CallContext {
   readonly metadata: Readonly<Record<string, string>>;
   /** Encoded size of the (first) request message in bytes; 0 for bidi streams. */
   readonly requestBytes: number;
+  /**
+   * The subject CN of the client's certificate, when the connection is TLS with client certificate
+   * auth on (`--client-cert-auth`) and the certificate has a CN; absent otherwise. etcd takes it
+   * as the user name of requests without a token.
+   */
+  readonly peerCommonName?: string;
 }
 
 /** The client side of a bidirectional or client stream, as its handler sees it. */
@@ -124,6 +136,8 @@ export class GrpcServer {
   /** Unary calls in flight (a close lets them finish, up to {@link unaryDrainMs}). */
   readonly #unaryCalls = new Set<AbortController>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /** The identity of the connection being handed to node:http2 (see {@link handleConnection}). */
+  #pendingIdentity: ClientIdentity | null = null;
   readonly #options: GrpcServerOptions;
   #closing = false;
 
@@ -132,6 +146,7 @@ export class GrpcServer {
     this.#http2 = http2.createServer({ maxSessionMemory: 64, settings: http2Settings });
     this.#http2.on("session", (session) => {
       this.#sessions.add(session);
+      if (this.#pendingIdentity !== null) setConnectionIdentity(session, this.#pendingIdentity);
       session.on("close", () => this.#sessions.delete(session));
       session.on("error", () => session.destroy());
     });
@@ -162,7 +177,14 @@ export class GrpcServer {
       socket.destroy();
       return;
     }
-    this.#http2.emit("connection", socket);
+    // node:http2 makes the session synchronously inside this emit, so the connection's verified
+    // client identity (if any) is handed to the session there.
+    this.#pendingIdentity = connectionIdentity(socket) ?? null;
+    try {
+      this.#http2.emit("connection", socket);
+    } finally {
+      this.#pendingIdentity = null;
+    }
   }
 
   /**
@@ -300,7 +322,12 @@ class Call {
         );
         return;
       }
-      const ctx: CallContext = { signal: this.#abort.signal, metadata, requestBytes: request.length };
+      const ctx: CallContext = {
+        signal: this.#abort.signal,
+        metadata,
+        requestBytes: request.length,
+        ...identityFields(this.#stream.session),
+      };
       const run =
         method.kind === "unary"
           ? method.handle(decoded.value, ctx).then((res) => this.#sendOne(method.responseDesc, res))
@@ -350,7 +377,13 @@ class Call {
         return self.#done;
       },
     };
-    method.handle(call, { signal: this.#abort.signal, metadata, requestBytes: 0 }).then(
+    const ctx: CallContext = {
+      signal: this.#abort.signal,
+      metadata,
+      requestBytes: 0,
+      ...identityFields(this.#stream.session),
+    };
+    method.handle(call, ctx).then(
       () => this.finish(null),
       (e: unknown) => this.#fail(path, e),
     );
