@@ -373,7 +373,11 @@ export class EtcdClient {
   // -------------------------------------------------------------------------------------------
   // Lease
 
-  /** `Lease/LeaseGrant`: a lease of `ttlSeconds` (id 0: the server picks one). */
+  /**
+   * `Lease/LeaseGrant`: a lease of `ttlSeconds` (id 0: the server picks one). Lease ids are
+   * numbers here: etcd's server-picked ids are random 63-bit values that a number does not hold
+   * exactly, so against etcd pass an id below 2^53.
+   */
   leaseGrant(ttlSeconds: number, id = 0, options?: CallOptions): Promise<LeaseGrantResponseMsg> {
     return this.unary(
       "etcdserverpb.Lease",

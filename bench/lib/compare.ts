@@ -1,0 +1,190 @@
+/**
+ * Side-by-side runs: each comparison runs one workload against etcd and against Synod in
+ * alternation (etcd first in odd rounds, Synod first in even ones), keeps each side's best
+ * round (interference from other work on the machine only makes figures worse), and turns the
+ * pair into a row: etcd figure, Synod figure, ratio Synod/etcd, the target and PASS or MISS.
+ */
+import { execFile } from "node:child_process";
+import type { BenchCluster } from "./clusters.js";
+import { type LoadResult, resultTable, table } from "./stats.js";
+import { type LoadOptions, loadDefaults, runLoad } from "./workloads.js";
+
+/** Which figure of a result a comparison reads. */
+export type Metric = "throughput" | "p99";
+
+/** One comparison: a workload and how to read and judge it. */
+export interface Comparison {
+  /** Short name, e.g. "put-256". */
+  readonly id: string;
+  /** Row title, e.g. "put throughput, 256 clients / 16 conns". */
+  readonly title: string;
+  readonly metric: Metric;
+  /** Target ratio Synod/etcd: at least it (throughput) or at most it (latency); null: none. */
+  readonly target: number | null;
+  /** The load options against a cluster. */
+  options(endpoints: readonly string[]): LoadOptions;
+}
+
+/** A judged row. */
+export interface Row {
+  readonly title: string;
+  readonly unit: string;
+  readonly etcd: number;
+  readonly synod: number;
+  readonly higherIsBetter: boolean;
+  readonly target: number | null;
+  /** Extra text in the target column (e.g. for check perf). */
+  readonly targetText?: string;
+  /** Overrides the ratio-based verdict. */
+  readonly verdict?: "PASS" | "MISS" | "-";
+}
+
+/** The figure `metric` of `r`. */
+export function figure(r: LoadResult, metric: Metric): number {
+  return metric === "throughput" ? r.throughput : r.latencyMs.p99;
+}
+
+function better(a: LoadResult, b: LoadResult, metric: Metric): LoadResult {
+  if (a.errors !== b.errors) return a.errors < b.errors ? a : b;
+  return metric === "throughput"
+    ? a.throughput >= b.throughput
+      ? a
+      : b
+    : a.latencyMs.p99 <= b.latencyMs.p99
+      ? a
+      : b;
+}
+
+/** Both sides' best results of one comparison. */
+export interface Pair {
+  readonly comparison: Comparison;
+  readonly etcd: LoadResult;
+  readonly synod: LoadResult;
+  /** Every round's result, for the detailed log. */
+  readonly all: readonly { side: "etcd" | "synod"; result: LoadResult }[];
+}
+
+/** Runs `c` `rounds` times per side, alternating which side goes first. */
+export async function runPair(
+  c: Comparison,
+  etcd: BenchCluster,
+  synod: BenchCluster,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<Pair> {
+  let best: { etcd: LoadResult | null; synod: LoadResult | null } = { etcd: null, synod: null };
+  const all: { side: "etcd" | "synod"; result: LoadResult }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const order: BenchCluster[] = r % 2 === 0 ? [etcd, synod] : [synod, etcd];
+    for (const cluster of order) {
+      const result = await runLoad(c.options(cluster.endpoints));
+      all.push({ side: cluster.kind, result });
+      log(
+        `  ${cluster.kind.padEnd(5)} round ${r + 1}: ${result.throughput.toFixed(0)} ops/s, p99 ${result.latencyMs.p99.toFixed(2)} ms, errors ${result.errors}${result.errorSamples.length > 0 ? ` (${result.errorSamples[0]})` : ""}`,
+      );
+      const prev = best[cluster.kind];
+      best = { ...best, [cluster.kind]: prev === null ? result : better(prev, result, c.metric) };
+    }
+  }
+  if (best.etcd === null || best.synod === null) throw new Error("bench: rounds must be at least 1");
+  return { comparison: c, etcd: best.etcd, synod: best.synod, all };
+}
+
+/** The row of a pair. */
+export function rowOf(p: Pair): Row {
+  const m = p.comparison.metric;
+  return {
+    title: p.comparison.title,
+    unit: m === "throughput" ? "ops/s" : "ms p99",
+    etcd: figure(p.etcd, m),
+    synod: figure(p.synod, m),
+    higherIsBetter: m === "throughput",
+    target: p.comparison.target,
+    ...(p.etcd.errors + p.synod.errors > 0
+      ? { targetText: `errors e${p.etcd.errors}/s${p.synod.errors}` }
+      : {}),
+  };
+}
+
+const num = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+/** The verdict of a row. */
+export function verdictOf(r: Row): "PASS" | "MISS" | "-" {
+  if (r.verdict !== undefined) return r.verdict;
+  if (r.target === null || r.etcd === 0) return "-";
+  const ratio = r.synod / r.etcd;
+  return r.higherIsBetter ? (ratio >= r.target ? "PASS" : "MISS") : ratio <= r.target ? "PASS" : "MISS";
+}
+
+/** The comparison table: workload, unit, etcd, Synod, ratio Synod/etcd, target, verdict. */
+export function compareTable(rows: readonly Row[]): string {
+  return table(
+    ["workload", "unit", "etcd", "synod", "synod/etcd", "target", "verdict"],
+    rows.map((r) => [
+      r.title,
+      r.unit,
+      num(r.etcd),
+      num(r.synod),
+      r.etcd === 0 ? "-" : (r.synod / r.etcd).toFixed(2),
+      r.targetText ?? (r.target === null ? "-" : `${r.higherIsBetter ? ">=" : "<="} ${r.target.toFixed(1)}`),
+      verdictOf(r),
+    ]),
+  );
+}
+
+/** The detailed per-run table of pairs. */
+export function detailTable(pairs: readonly Pair[]): string {
+  return resultTable(
+    pairs.flatMap((p) => [
+      { ...p.etcd, label: `etcd  ${p.etcd.label}` },
+      { ...p.synod, label: `synod ${p.synod.label}` },
+    ]),
+  );
+}
+
+/** Load options from the defaults and overrides. */
+export function opts(over: Partial<LoadOptions> & Pick<LoadOptions, "workload">): LoadOptions {
+  return { ...loadDefaults, ...over };
+}
+
+/** The outcome of `etcdctl check perf`. */
+export interface CheckPerf {
+  readonly pass: boolean;
+  readonly writesPerSecond: number;
+  readonly slowestSeconds: number;
+  /** The verdict lines etcdctl printed. */
+  readonly lines: readonly string[];
+}
+
+/** Runs `etcdctl check perf --load=<load>` against `endpoints` (about a minute). */
+export function checkPerf(endpoints: readonly string[], load: string): Promise<CheckPerf> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "etcdctl",
+      [`--endpoints=${endpoints.join(",")}`, "check", "perf", `--load=${load}`],
+      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 240_000, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error !== null && (error as NodeJS.ErrnoException).code === "ENOENT") {
+          reject(new Error("etcdctl is not installed (apt-get install -y etcd-client)"));
+          return;
+        }
+        const text = `${stdout}\n${stderr}`.replace(
+          new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"),
+          "",
+        );
+        const lines = text
+          .split(/\r?\n|\r/)
+          .map((l) => l.trim())
+          .filter((l) => /^(PASS|FAIL)/.test(l) || /^Error/.test(l));
+        const w = /(\d+(?:\.\d+)?) writes\/s/.exec(text);
+        const slow = /(?:Slowest request took(?: too long)?:?) (\d+(?:\.\d+)?)s/.exec(text);
+        resolve({
+          pass: error === null && lines.at(-1) === "PASS",
+          writesPerSecond: w === null ? 0 : Number(w[1]),
+          slowestSeconds: slow === null ? 0 : Number(slow[1]),
+          lines,
+        });
+      },
+    );
+  });
+}
