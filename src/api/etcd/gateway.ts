@@ -226,6 +226,7 @@ export class Gateway {
       metadata: metadataOf(req),
       requestBytes: encodedSize(def.requestDesc, request as object),
       ...identityFields(req.socket),
+      ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
     };
     if (def.kind === "unary") {
       this.#unaryInFlight++;
@@ -317,6 +318,7 @@ export class Gateway {
         metadata: metadataOf(req),
         requestBytes: 0,
         ...identityFields(req.socket),
+        ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
       });
       stream.end();
     } catch (e) {

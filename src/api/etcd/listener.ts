@@ -62,6 +62,11 @@ export class AuthorityRewritingStream extends Duplex {
     socket.resume();
   }
 
+  /** The client's IP address (node:http2 reads it through the session's socket proxy). */
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
   /** How many `:authority` values were rewritten on this connection. */
   get rewrites(): number {
     return this.#rewriter.rewrites;

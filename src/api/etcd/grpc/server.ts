@@ -24,6 +24,8 @@ export interface CallContext {
    * as the user name of requests without a token.
    */
   readonly peerCommonName?: string;
+  /** The client's IP address as this server saw it; absent if unknown. For per-client limits. */
+  readonly remoteAddress?: string;
 }
 
 /** The client side of a bidirectional or client stream, as its handler sees it. */
@@ -327,6 +329,7 @@ class Call {
         metadata,
         requestBytes: request.length,
         ...identityFields(this.#stream.session),
+        ...remoteAddressFields(this.#stream.session),
       };
       const run =
         method.kind === "unary"
@@ -382,6 +385,7 @@ class Call {
       metadata,
       requestBytes: 0,
       ...identityFields(this.#stream.session),
+      ...remoteAddressFields(this.#stream.session),
     };
     method.handle(call, ctx).then(
       () => this.finish(null),
@@ -515,4 +519,16 @@ class RequestQueue implements AsyncIterable<unknown> {
       });
     }
   }
+}
+
+/** The type of {@link remoteAddressFields}' result. */
+type RemoteAddressFields = { readonly remoteAddress?: string };
+
+/**
+ * `{ remoteAddress }` for a {@link CallContext}: the IP address of the session's socket (node:http2
+ * proxies the property to the socket or stream it was given; see `listener.ts`), or `{}`.
+ */
+function remoteAddressFields(session: http2.Http2Session | undefined): RemoteAddressFields {
+  const address: unknown = session?.socket?.remoteAddress;
+  return typeof address === "string" && address !== "" ? { remoteAddress: address } : {};
 }
