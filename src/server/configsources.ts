@@ -154,6 +154,8 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): EnvR
     }
   }
   for (const key of Object.keys(env).sort()) {
+    // SYNOD_TEST_* are the chaos harness's test-only hooks (read by the WAL and the API), not flags.
+    if (key.startsWith("SYNOD_TEST_")) continue;
     if ((key.startsWith("SYNOD_") || key.startsWith("ETCD_")) && !known.has(key)) {
       warnings.push(`Unrecognized environment variable ${key}: no flag of that name (ignored)`);
     }

@@ -266,11 +266,14 @@ export class Member {
    * Replicates `command` and resolves with its result (a value, or the state machine's expected
    * failure such as a compacted revision) once applied on this member. Rejects with a
    * {@link SynodError}: `SYNOD_NO_LEADER`, `SYNOD_REQUEST_TIMEOUT` after `requestTimeoutMs` (the
-   * outcome is then unknown), or `SYNOD_MEMBER_STOPPED`.
+   * outcome is then unknown), or `SYNOD_MEMBER_STOPPED`. `authRevision`: the auth revision the API
+   * layer checked the request's permissions at (see `AuthStore.checkGuard`); omitted for the
+   * server's own commands.
    */
-  propose(command: Command): Promise<MvccResult<CommandResponse>> {
+  propose(command: Command, authRevision?: number): Promise<MvccResult<CommandResponse>> {
     const requestId = this.#nextRequest++;
-    const data = wrapCommand(this.id, encodeCommand({ requestId, command }));
+    const envelope = authRevision === undefined ? { requestId, command } : { requestId, command, authRevision };
+    const data = wrapCommand(this.id, encodeCommand(envelope));
     return new Promise((resolve, reject) => {
       if (this.#stopped) return reject(stoppedError());
       const timer = setTimeout(() => {
