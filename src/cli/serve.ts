@@ -1,16 +1,19 @@
 import http from "node:http";
 import type { Socket } from "node:net";
+import { EtcdClient } from "../api/etcd/client/mod.js";
 import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
 import { etcdServerVersion } from "../api/etcd/version.js";
 import { assert } from "../lib/assert.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
+import { AlarmMonitor, type PeerHash } from "../server/alarms.js";
 import { AutoCompactor } from "../server/compactor.js";
 import type { ServerConfig } from "../server/config.js";
 import type { MemberInfo } from "../server/envelope.js";
 import { clusterIdOf, hexId, memberIdOf } from "../server/ids.js";
-import { Member, type MemberOptions } from "../server/member.js";
+import { Member, type MemberOptions, type MemberTransport } from "../server/member.js";
+import { MemberMetrics, PeerRttTracker } from "../server/metrics.js";
 import { PeerTransport } from "../server/transport/mod.js";
 import { forwardTlsOf, type MemberTls, openMemberTls } from "./servetls.js";
 
@@ -68,7 +71,7 @@ function componentLogger(logger: Logger, component: string): Logger {
 function memberOptions(
   config: ServerConfig,
   memberId: NodeId,
-  transport: PeerTransport,
+  transport: MemberTransport,
   logger: Logger,
 ): MemberOptions {
   return {
@@ -149,6 +152,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const peerListen = config.listenPeerUrls[0];
   if (peerListen === undefined) throw new Error("no --listen-peer-urls");
   const tls = await openMemberTls(config, componentLogger(logger, "tls"));
+  const rtt = new PeerRttTracker();
   let member: Member | null = null;
   const transport = await PeerTransport.start({
     clusterId,
@@ -156,7 +160,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     listen: { host: peerListen.host, port: peerListen.port },
     ...(tls.peer === null ? {} : { tls: tls.peer }),
     listenTls: peerListen.scheme === "https",
-    onMessage: (m) => member?.receive(m),
+    onMessage: (m) => {
+      rtt.received(m);
+      member?.receive(m);
+    },
     onUnreachable: (peer) => member?.reportUnreachable(peer),
     onSnapshotStatus: (peer, ok) => member?.reportSnapshotStatus(peer, ok),
     logger: componentLogger(logger, "transport"),
@@ -164,7 +171,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     tls.close();
     throw e;
   });
-  const running = await Member.start(memberOptions(config, memberId, transport, logger)).catch(async (e) => {
+  const options = memberOptions(config, memberId, observed(transport, rtt), logger);
+  const running = await Member.start(options).catch(async (e) => {
     await transport.close();
     tls.close();
     throw e;
@@ -176,7 +184,17 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     logger: componentLogger(logger, "api"),
     ...(tls.client === null ? {} : { forwardTls: forwardTlsOf(tls.client) }),
   });
-  const metrics = new MemberMetrics(running, config);
+  const metrics = new MemberMetrics(running, config, {
+    logger: componentLogger(logger, "server"),
+    serverVersion: etcdServerVersion,
+    rtt,
+  });
+  const alarms = new AlarmMonitor(running, {
+    quotaBytes: config.quotaBackendBytes,
+    corruptCheckMs: config.corruptCheckTimeMs,
+    peerHashKv,
+    logger: componentLogger(logger, "alarms"),
+  });
   const listeners = new Listeners();
   const compactor =
     config.autoCompactionRetentionMs > 0 || config.autoCompactionRetentionRevisions > 0
@@ -190,6 +208,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       : null;
   const shutdown = async (): Promise<void> => {
     compactor?.close();
+    alarms.close();
     metrics.close();
     await listeners.close();
     backend.close();
@@ -286,7 +305,7 @@ class MetricsListener {
   constructor(api: EtcdApiServer) {
     this.#server = http.createServer((req, res) => {
       const path = (req.url ?? "/").split("?")[0];
-      if (path !== "/metrics" && path !== "/health") {
+      if (path !== "/metrics" && path !== "/health" && path !== "/readyz" && path !== "/livez") {
         res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
         res.end("404 page not found\n");
       } else if (req.method !== "GET") {
@@ -325,133 +344,30 @@ class MetricsListener {
   }
 }
 
-/**
- * The member's Prometheus text for `/metrics` (client and metrics URLs): a few of etcd's metrics
- * under etcd's exact names, HELP texts and types, read from the member when scraped. Leader
- * changes are counted as etcd counts them (each move to a known leader other than the last one
- * seen, including the first), by sampling the member once per heartbeat interval.
- */
-class MemberMetrics {
-  readonly #member: Member;
-  readonly #quotaBytes: number;
-  readonly #serverId: string;
-  readonly #timer: NodeJS.Timeout;
-  #lastLeader: NodeId = 0;
-  #leaderChanges = 0;
+/** `transport` with the Raft messages it sends shown to `rtt` (heartbeat round trips). */
+function observed(transport: PeerTransport, rtt: PeerRttTracker): MemberTransport {
+  return {
+    send: (msgs) => {
+      rtt.sent(msgs);
+      transport.send(msgs);
+    },
+    addPeer: (id, url) => transport.addPeer(id, url),
+    removePeer: (id) => transport.removePeer(id),
+  };
+}
 
-  constructor(member: Member, config: ServerConfig) {
-    this.#member = member;
-    this.#quotaBytes = config.quotaBackendBytes;
-    this.#serverId = hexId(member.id);
-    this.#sample();
-    this.#timer = setInterval(() => this.#sample(), config.heartbeatIntervalMs);
-    this.#timer.unref();
-  }
+/** Milliseconds a peer has to answer the corruption check's HashKV. */
+const peerHashTimeoutMs = 5000;
 
-  close(): void {
-    clearInterval(this.#timer);
-  }
-
-  #sample(): void {
-    const leader = this.#member.leaderId;
-    if (leader !== 0 && leader !== this.#lastLeader) this.#leaderChanges++;
-    this.#lastLeader = leader;
-  }
-
-  text(): string {
-    this.#sample();
-    const m = this.#member;
-    const bytes = m.store.accountedBytes;
-    const out: string[] = [];
-    const metric = (
-      name: string,
-      type: "gauge" | "counter",
-      help: string,
-      value: number,
-      labels = "",
-    ): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
-    };
-    metric(
-      "etcd_debugging_mvcc_compact_revision",
-      "gauge",
-      "The revision of the last compaction in store.",
-      m.store.compactRevision,
-    );
-    metric(
-      "etcd_debugging_mvcc_current_revision",
-      "gauge",
-      "The current revision of store.",
-      m.store.currentRevision,
-    );
-    metric(
-      "etcd_mvcc_db_total_size_in_bytes",
-      "gauge",
-      "Total size of the underlying database physically allocated in bytes.",
-      bytes,
-    );
-    metric(
-      "etcd_mvcc_db_total_size_in_use_in_bytes",
-      "gauge",
-      "Total size of the underlying database logically in use in bytes.",
-      bytes,
-    );
-    metric(
-      "etcd_server_has_leader",
-      "gauge",
-      "Whether or not a leader exists. 1 is existence, 0 is not.",
-      m.leaderId !== 0 ? 1 : 0,
-    );
-    metric(
-      "etcd_server_id",
-      "gauge",
-      "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
-      1,
-      `{server_id="${this.#serverId}"}`,
-    );
-    metric(
-      "etcd_server_is_leader",
-      "gauge",
-      "Whether or not this member is a leader. 1 if is, 0 otherwise.",
-      m.isLeader ? 1 : 0,
-    );
-    metric(
-      "etcd_server_leader_changes_seen_total",
-      "counter",
-      "The number of leader changes seen.",
-      this.#leaderChanges,
-    );
-    metric(
-      "etcd_server_proposals_applied_total",
-      "gauge",
-      "The total number of consensus proposals applied.",
-      m.appliedIndex,
-    );
-    metric(
-      "etcd_server_proposals_committed_total",
-      "gauge",
-      "The total number of consensus proposals committed.",
-      m.commitIndex,
-    );
-    metric(
-      "etcd_server_quota_backend_bytes",
-      "gauge",
-      "Current backend storage quota size in bytes.",
-      this.#quotaBytes,
-    );
-    metric(
-      "etcd_server_version",
-      "gauge",
-      "Which version is running. 1 for 'server_version' label with current version.",
-      1,
-      `{server_version="${etcdServerVersion}"}`,
-    );
-    metric(
-      "process_resident_memory_bytes",
-      "gauge",
-      "Resident memory size in bytes.",
-      process.memoryUsage.rss(),
-    );
-    return `${out.join("\n")}\n`;
+/** HashKV of a peer at `revision` through its first client URL (the corruption check). */
+async function peerHashKv(peer: MemberInfo, revision: number): Promise<PeerHash> {
+  const url = peer.clientUrls[0];
+  if (url === undefined) throw new Error("no client URL");
+  const client = new EtcdClient({ endpoints: [url.replace(/^https?:\/\//, "")], dialTimeoutMs: 1000 });
+  try {
+    const r = await client.hashKV(revision, { timeoutMs: peerHashTimeoutMs });
+    return { hash: r.hash, compactRevision: r.compactRevision, hashRevision: r.hashRevision };
+  } finally {
+    client.close();
   }
 }

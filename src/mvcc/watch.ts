@@ -347,6 +347,11 @@ export class WatchHub {
     return this.#total;
   }
 
+  /** Number of watch streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
   /** Internal (streams): registers a new watcher. */
   add(w: Watcher): void {
     this.#total++;

@@ -31,6 +31,7 @@ import {
 } from "../raft/types.js";
 import { applyPersisted, storageFromRecovered } from "../wal/storage.js";
 import { Wal, type WalOptions } from "../wal/wal.js";
+import { type ApplyEvent, applyChannel, type SnapshotSaveEvent, snapshotSaveChannel } from "./diagnostics.js";
 import {
   type ConfContext,
   decodeConfContext,
@@ -257,6 +258,11 @@ export class Member {
     return this.#raw.raft.log.committed;
   }
 
+  /** Proposals and membership changes waiting to be applied (etcd's `proposals_pending`). */
+  get proposalsPending(): number {
+    return this.#pending.size + this.#pendingConf.size;
+  }
+
   /** The current members, by id. */
   members(): MemberInfo[] {
     return [...this.#members.values()].sort((a, b) => a.id - b.id);
@@ -452,7 +458,16 @@ export class Member {
     this.#storage.append(rd.entries);
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
     this.#transport.send(rd.messages);
+    const applyStartMs = performance.now();
     for (const e of rd.committedEntries) this.#apply(e);
+    if (rd.committedEntries.length > 0 && applyChannel.hasSubscribers) {
+      applyChannel.publish({
+        member: this.id,
+        entries: rd.committedEntries.length,
+        durationMs: performance.now() - applyStartMs,
+        index: this.store.appliedIndex,
+      } satisfies ApplyEvent);
+    }
     for (const rs of rd.readStates) {
       const key = new TextDecoder().decode(rs.context);
       const waiters = this.#readsInFlight.get(key);
@@ -570,6 +585,7 @@ export class Member {
     const snapIndex = this.#storage.snapshot().metadata.index;
     const applied = this.store.appliedIndex;
     if (applied - snapIndex < count) return;
+    const startMs = performance.now();
     const confState = this.#raw.confState();
     const data = encodeMemberSnapshot(this.members(), encodeSnapshot(this.store));
     const snap = this.#storage.createSnapshot(applied, confState, data);
@@ -577,7 +593,20 @@ export class Member {
     const keep = this.options.catchUpEntries ?? 5000;
     const compactTo = applied - keep;
     if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
-    this.logger.info("member: snapshot saved", { index: applied });
+    const durationMs = performance.now() - startMs;
+    if (snapshotSaveChannel.hasSubscribers) {
+      snapshotSaveChannel.publish({
+        member: this.id,
+        index: applied,
+        bytes: data.length,
+        durationMs,
+      } satisfies SnapshotSaveEvent);
+    }
+    this.logger.info("member: snapshot saved", {
+      index: applied,
+      bytes: data.length,
+      ms: Math.round(durationMs),
+    });
   }
 
   /** Replaces the state machine with the snapshot Raft just installed (from the leader). */

@@ -11,6 +11,7 @@
  * network file systems, are not covered; two processes taking over the same stale lock at the same
  * instant is narrowed (each checks that it moved the stale file it read) but not closed.
  */
+import diagnostics from "node:diagnostics_channel";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, SynodError } from "../lib/errors.js";
@@ -62,6 +63,18 @@ function done(f: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Pro
   });
 }
 
+/** What {@link walFsyncChannel} publishes after each completed `fdatasync` of a WAL file. */
+export interface WalFsyncEvent {
+  /** Milliseconds the sync took (as the member waited for it, an injected test delay included). */
+  readonly durationMs: number;
+}
+
+/**
+ * Diagnostics channel `synod:wal:fsync`: one {@link WalFsyncEvent} per `fdatasync` (metrics and
+ * the slow-fsync warning subscribe; nothing is published without a subscriber).
+ */
+export const walFsyncChannel = diagnostics.channel("synod:wal:fsync");
+
 /**
  * Test only (the chaos harness's slow-disk fault): when the environment variable
  * `SYNOD_TEST_FSYNC_DELAY_FILE` names a file, every `fdatasync` first waits the number of
@@ -97,9 +110,14 @@ class NodeWalFile implements WalFile {
   }
 
   datasync(): Promise<void> {
+    const startMs = performance.now();
     const sync = (): Promise<void> => done((cb) => fs.fdatasync(this.#fd, cb));
     const delayMs = testFsyncDelayMs();
-    return delayMs > 0 ? new Promise<void>((r) => setTimeout(r, delayMs)).then(sync) : sync();
+    const synced = delayMs > 0 ? new Promise<void>((r) => setTimeout(r, delayMs)).then(sync) : sync();
+    if (!walFsyncChannel.hasSubscribers) return synced;
+    return synced.then(() => {
+      walFsyncChannel.publish({ durationMs: performance.now() - startMs } satisfies WalFsyncEvent);
+    });
   }
 
   close(): Promise<void> {

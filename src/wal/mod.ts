@@ -13,7 +13,14 @@ export {
   type WalRequest,
 } from "./core.js";
 export { crc32c, crc32cUpdate } from "./crc32c.js";
-export { lockFileName, NodeWalFs, type WalFile, type WalFs } from "./fs.js";
+export {
+  lockFileName,
+  NodeWalFs,
+  type WalFile,
+  type WalFs,
+  type WalFsyncEvent,
+  walFsyncChannel,
+} from "./fs.js";
 export { emptyPlan, type FileOp, type Plan } from "./plan.js";
 export {
   type Recovered,

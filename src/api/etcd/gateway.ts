@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { CallContext, GrpcServer, MethodDef, StreamCall } from "./grpc/server.js";
 import { GrpcError, GrpcStatus, httpStatusOf } from "./grpc/status.js";
+import { serveProbe } from "./probes.js";
 import { encodedSize } from "./proto/codec.js";
 import { fromJson, toJson } from "./proto/json.js";
 import type { ServiceContext } from "./services/context.js";
@@ -192,6 +193,9 @@ export class Gateway {
         return writeJson(res, 200, { etcdserver: etcdServerVersion, etcdcluster: etcdClusterVersion });
       case "/health":
         return this.#health(res);
+      case "/readyz":
+      case "/livez":
+        return serveProbe(this.#sc.backend, path, req, res);
       case "/metrics":
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
         res.end(this.#metricsText());
