@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { assert } from "../lib/assert.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
@@ -108,7 +109,8 @@ export class Member {
   readonly #electionMs: number;
   readonly #requestTimeoutMs: number;
   #members = new Map<NodeId, MemberInfo>();
-  #nextRequest = 1;
+  /** Request ids of this run: a random start, so a run never reuses an id of an earlier run. */
+  #nextRequest = firstRequestId();
   readonly #pending = new Map<number, Waiter<MvccResult<CommandResponse>>>();
   readonly #pendingConf = new Map<number, Waiter<void>>();
   #proposals: { requestId: number; data: Uint8Array }[] = [];
@@ -622,6 +624,17 @@ export class Member {
 
 function nowMs(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+/**
+ * The first request id of a member's run. A command carries (proposer id, request id) and the
+ * proposer answers the waiting client when it applies it; commands proposed by an earlier run of
+ * the same member id may be applied after a restart (entries beyond the commit index it had saved,
+ * or the whole log when it rejoins with an empty data directory), so each run takes its ids from
+ * its own random range (2^21 ids apart at least; as etcd's generator prefixes its ids per start).
+ */
+function firstRequestId(): number {
+  return randomInt(1, 2 ** 31) * 2 ** 21;
 }
 
 function timeoutError(): SynodError {
