@@ -38,17 +38,36 @@ export class ProcessCluster {
   readonly token: string;
   readonly mainJs: string;
   readonly extraArgs: readonly string[];
+  /** `https` when the members serve clients over TLS (the TLS flags go in `extraArgs`). */
+  readonly clientScheme: "http" | "https";
+  /** `https` when the members talk to each other over TLS. */
+  readonly peerScheme: "http" | "https";
 
-  private constructor(root: string, mainJs: string, extraArgs: readonly string[]) {
+  private constructor(
+    root: string,
+    mainJs: string,
+    extraArgs: readonly string[],
+    schemes: { readonly client?: "http" | "https"; readonly peer?: "http" | "https" },
+  ) {
     this.root = root;
     this.token = `test-${process.pid}-${Date.now()}`;
     this.mainJs = mainJs;
     this.extraArgs = extraArgs;
+    this.clientScheme = schemes.client ?? "http";
+    this.peerScheme = schemes.peer ?? "http";
   }
 
-  /** Allocates `n` members (ports and directories) without starting them. */
-  static async create(n: number, mainJs: string, extraArgs: readonly string[] = []): Promise<ProcessCluster> {
-    const c = new ProcessCluster(mkdtempSync(join(tmpdir(), "synod-procs-")), mainJs, extraArgs);
+  /**
+   * Allocates `n` members (ports and directories) without starting them. `schemes` chooses
+   * `https://` client and peer URLs (default `http://`); the certificate flags go in `extraArgs`.
+   */
+  static async create(
+    n: number,
+    mainJs: string,
+    extraArgs: readonly string[] = [],
+    schemes: { readonly client?: "http" | "https"; readonly peer?: "http" | "https" } = {},
+  ): Promise<ProcessCluster> {
+    const c = new ProcessCluster(mkdtempSync(join(tmpdir(), "synod-procs-")), mainJs, extraArgs, schemes);
     for (let i = 1; i <= n; i++) {
       c.members.push({
         name: `m${i}`,
@@ -63,7 +82,7 @@ export class ProcessCluster {
   }
 
   get initialCluster(): string {
-    return this.members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(",");
+    return this.members.map((m) => `${m.name}=${this.peerScheme}://127.0.0.1:${m.peerPort}`).join(",");
   }
 
   /** Comma-separated client endpoints of the members (or of the given ones). */
@@ -71,22 +90,33 @@ export class ProcessCluster {
     return members.map((m) => `127.0.0.1:${m.clientPort}`).join(",");
   }
 
-  /** Starts member `m` (state `new` unless given); its output is kept in `m.log`. */
-  start(m: ProcessMember, state: "new" | "existing" = "new", initialCluster = this.initialCluster): void {
+  /**
+   * Starts member `m` (state `new` unless given); its output is kept in `m.log`. `memberArgs` come
+   * last, so they override `extraArgs` for this member (a repeated flag takes its last value).
+   */
+  start(
+    m: ProcessMember,
+    state: "new" | "existing" = "new",
+    initialCluster = this.initialCluster,
+    memberArgs: readonly string[] = [],
+  ): void {
+    const client = `${this.clientScheme}://127.0.0.1:${m.clientPort}`;
+    const peer = `${this.peerScheme}://127.0.0.1:${m.peerPort}`;
     const proc = spawn(
       process.execPath,
       [
         this.mainJs,
         `--name=${m.name}`,
         `--data-dir=${m.dataDir}`,
-        `--listen-client-urls=http://127.0.0.1:${m.clientPort}`,
-        `--advertise-client-urls=http://127.0.0.1:${m.clientPort}`,
-        `--listen-peer-urls=http://127.0.0.1:${m.peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peerPort}`,
+        `--listen-client-urls=${client}`,
+        `--advertise-client-urls=${client}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
         `--initial-cluster=${initialCluster}`,
         `--initial-cluster-token=${this.token}`,
         `--initial-cluster-state=${state}`,
         ...this.extraArgs,
+        ...memberArgs,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );

@@ -178,8 +178,12 @@ function peerSource(name: string, overrides: Partial<TlsConfig> = {}): Promise<T
 
 const heartbeat = (from: number, to: number) => message({ type: MessageType.heartbeat, from, to, term: 1 });
 
-async function tlsMember(id: number, source: TlsSource): Promise<Member & { readonly secureUrl: string }> {
-  const m = await startMember(id, { tls: source, listenTls: true });
+async function tlsMember(
+  id: number,
+  source: TlsSource,
+  handshakeTimeoutMs = 5000,
+): Promise<Member & { readonly secureUrl: string }> {
+  const m = await startMember(id, { tls: source, listenTls: true, handshakeTimeoutMs });
   return { ...m, secureUrl: `https://127.0.0.1:${m.t.address.port}` };
 }
 
@@ -232,8 +236,9 @@ test("PeerTransport over TLS: members with CA-signed certificates talk; a strang
 test("PeerTransport over TLS: plaintext, random bytes and truncated handshakes are closed without harm", async () => {
   // Proves a TLS peer port survives junk: each bad connection is closed, and members still talk.
   const [sa, sb] = [await peerSource("member"), await peerSource("member")];
-  const a = await tlsMember(1, sa);
-  const b = await tlsMember(2, sb);
+  // A short handshake timeout, so truncated handshakes are cut off quickly.
+  const a = await tlsMember(1, sa, 500);
+  const b = await tlsMember(2, sb, 500);
   try {
     const port = a.t.address.port;
     const hello = await captureClientHello();
