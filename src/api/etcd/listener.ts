@@ -203,7 +203,7 @@ export class SharedPortListener {
     });
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
       socket.destroy();
-      this.#logTlsFailure(`${socket.remoteAddress}:${socket.remotePort}`, err.message);
+      this.#logTlsFailure(remoteOf(socket), err.message);
     });
     this.#unsubscribeTls = secure.onChange(() => server.setSecureContext(secure.serverContextOptions()));
   }
@@ -239,7 +239,7 @@ export class SharedPortListener {
       const problem = secure.checkCertificate(cert);
       if (problem !== null) {
         this.#logger.warn("api: refused a client certificate", {
-          remote: `${socket.remoteAddress}:${socket.remotePort}`,
+          remote: remoteOf(socket),
           reason: problem,
         });
         socket.destroy();
@@ -331,4 +331,11 @@ export class SharedPortListener {
     socket.on("error", () => socket.destroy());
     socket.once("close", cleanup);
   }
+}
+
+/** `address:port` of a connection's peer, or a placeholder once the socket has closed. */
+function remoteOf(socket: net.Socket): string {
+  return socket.remoteAddress === undefined
+    ? "(already closed)"
+    : `${socket.remoteAddress}:${socket.remotePort}`;
 }

@@ -367,7 +367,7 @@ export class PeerTransport {
         return;
       }
       this.#logger.warn("peer transport: refused a TLS connection", {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        remote: remoteOf(socket),
         reason: problem,
       });
       socket.destroy();
@@ -379,7 +379,7 @@ export class PeerTransport {
       if (w.second !== second) this.#tlsFailureWindow = { second, logged: 0 };
       const level = this.#tlsFailureWindow.logged++ < tlsFailureLogsPerSecondMax ? "warn" : "debug";
       this.#logger[level]("peer transport: a TLS handshake failed; connection closed", {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        remote: remoteOf(socket),
         reason: err.message,
       });
     });
@@ -419,7 +419,7 @@ export class PeerTransport {
     if (this.#inbound.size >= this.#settings.inboundConnectionsMax) {
       this.#connectionsRejected++;
       this.#logger.warn("peer transport: too many connections; closing a new one", {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        remote: remoteOf(socket),
         inboundConnectionsMax: this.#settings.inboundConnectionsMax,
       });
       socket.destroy();
@@ -563,4 +563,11 @@ function int(name: string, value: number | undefined, fallback: number, min: num
     );
   }
   return value;
+}
+
+/** `address:port` of a connection's peer, or a placeholder once the socket has closed. */
+function remoteOf(socket: Socket): string {
+  return socket.remoteAddress === undefined
+    ? "(already closed)"
+    : `${socket.remoteAddress}:${socket.remotePort}`;
 }
