@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { Socket } from "node:net";
+import { AuthGate } from "../api/etcd/auth/gate.js";
 import { EtcdClient } from "../api/etcd/client/mod.js";
 import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
@@ -100,6 +101,8 @@ function memberOptions(
 
 /** The client API servers (one per client URL) and metrics listeners of a member. */
 class Listeners {
+  /** The member's auth gate: one token table and brute-force limiter for all its client URLs. */
+  #auth: AuthGate | null = null;
   readonly apis: EtcdApiServer[] = [];
   readonly clientPorts: number[] = [];
   readonly metricsServers: MetricsListener[] = [];
@@ -112,12 +115,18 @@ class Listeners {
     logger: Logger,
     tls: MemberTls,
   ): Promise<void> {
+    const auth = new AuthGate(backend, {
+      tokenTtlSeconds: config.authTokenTtlSeconds,
+      bcryptCost: config.bcryptCost,
+    });
+    this.#auth = auth;
     for (const url of config.listenClientUrls) {
       const secure = url.scheme === "https" ? tls.client : null;
       // The configuration refuses an https:// URL without a certificate; never serve it in the clear.
       assert(url.scheme === "http" || secure !== null, `no client certificate for ${url.href}`);
       const api = new EtcdApiServer({
         backend,
+        auth,
         requestBytesMax: config.maxRequestBytes,
         metricsText: () => metrics.text(),
         onInternalError: (where, error) =>
@@ -139,6 +148,7 @@ class Listeners {
   async close(): Promise<void> {
     for (const m of this.metricsServers) await m.close();
     for (const api of this.apis) await api.close().catch(() => undefined);
+    this.#auth?.close();
   }
 }
 

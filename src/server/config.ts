@@ -42,6 +42,13 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Largest `--election-timeout` etcd accepts, in milliseconds. */
 export const electionTimeoutMsMax = 50_000;
+/** etcd's default `--auth-token-ttl`, in seconds (also used for 0). */
+export const authTokenTtlSecondsDefault = 300;
+/** etcd's default `--bcrypt-cost`. */
+export const bcryptCostDefault = 10;
+/** etcd's accepted `--bcrypt-cost` range. */
+export const bcryptCostMin = 4;
+export const bcryptCostMax = 31;
 /** `--election-timeout` must be at least this many heartbeats (etcd's rule). */
 export const electionHeartbeatsMin = 5;
 /** Default storage quota, used for `--quota-backend-bytes=0`: 2 GiB, as etcd (the MVCC default). */
@@ -128,6 +135,10 @@ export interface ServerConfig extends TlsSettings {
   readonly corruptCheckTimeMs: number;
   /** `--experimental-warning-apply-duration` in ms: slower apply batches are logged; default 100. */
   readonly warningApplyDurationMs: number;
+  /** `--auth-token-ttl`: seconds a simple auth token stays valid after its last use; default 300. */
+  readonly authTokenTtlSeconds: number;
+  /** `--bcrypt-cost`: password hashing cost, 4–31 (Synod maps it to scrypt); default 10. */
+  readonly bcryptCost: number;
   /** The config file that was loaded (`--config-file`), or null. */
   readonly configFile: string | null;
 }
@@ -404,6 +415,7 @@ function resolve(
   const compaction = resolveCompaction(s, problems);
   const logLevel = resolveLogLevel(s, problems);
   const monitoring = resolveMonitoring(s, problems);
+  const auth = resolveAuth(s, problems);
   const tls = resolveTls(s, { client: urls.listenClientUrls, peer: urls.listenPeerUrls }, problems);
   const initialCluster = resolveInitialCluster(s, name, urls.initialAdvertisePeerUrls, problems);
   if (problems.errors.length > 0 || timing === null || limits === null || compaction === null) return null;
@@ -418,6 +430,7 @@ function resolve(
     ...limits,
     ...compaction,
     ...monitoring,
+    ...auth,
     logLevel,
     ...tls,
     configFile,
@@ -676,6 +689,28 @@ function resolveMonitoring(
     corruptCheckTimeMs: read("experimental-corrupt-check-time", 0),
     warningApplyDurationMs: read("experimental-warning-apply-duration", 100),
   };
+}
+
+/**
+ * `--auth-token` (only etcd's default, "simple", is served), `--auth-token-ttl` (0 means the
+ * default, as in etcd) and `--bcrypt-cost` (out of 4–31 etcd warns and uses 10; so does Synod).
+ */
+function resolveAuth(s: Settings, problems: Problems): { authTokenTtlSeconds: number; bcryptCost: number } {
+  const token = s.string("auth-token", "simple");
+  if (token !== "simple") {
+    problems.error(
+      `${s.label("auth-token")} must be 'simple' (Synod serves etcd's simple tokens only), got '${token}'`,
+    );
+  }
+  const ttl = s.number("auth-token-ttl", authTokenTtlSecondsDefault);
+  let bcryptCost = s.number("bcrypt-cost", bcryptCostDefault);
+  if (bcryptCost < bcryptCostMin || bcryptCost > bcryptCostMax) {
+    problems.warnings.push(
+      `${s.label("bcrypt-cost")} must be in ${bcryptCostMin}–${bcryptCostMax}, got ${bcryptCost}; using ${bcryptCostDefault}`,
+    );
+    bcryptCost = bcryptCostDefault;
+  }
+  return { authTokenTtlSeconds: ttl === 0 ? authTokenTtlSecondsDefault : ttl, bcryptCost };
 }
 
 function resolveLogLevel(s: Settings, problems: Problems): LogLevel {

@@ -96,7 +96,6 @@ function ignored(reason: string): FlagSupport {
 
 const noBackend = ignored("Synod has no bbolt backend: state lives in memory, made durable by its WAL");
 const noProxy = ignored("Synod has no v2 proxy mode; --proxy values other than 'off' are refused");
-const noAuth = ignored("Synod has no authentication yet");
 const legacy = ignored("an etcd 0.4 flag that etcd 3.4 also ignores");
 
 /** Every etcd 3.4 flag (and the two config-file-only sections), in `--help` order. */
@@ -588,7 +587,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.auth,
     etcdDefault: "simple",
     description: "Auth token type and options: 'simple' or 'jwt,...'.",
-    support: noAuth,
+    support: honoured("only 'simple' tokens are served; anything else is refused at start"),
   },
   {
     name: "bcrypt-cost",
@@ -596,7 +595,9 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.auth,
     etcdDefault: "10",
     description: "bcrypt cost for hashing auth passwords (4 to 31).",
-    support: noAuth,
+    support: honoured(
+      "the password hashing cost: Synod hashes with scrypt, N = 2^(cost + 5) (capped at 2^18), r = 8, p = 1",
+    ),
   },
   {
     name: "auth-token-ttl",
@@ -604,7 +605,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     group: G.auth,
     etcdDefault: "300",
     description: "Seconds a simple auth token stays valid.",
-    support: noAuth,
+    support: honoured("seconds a simple token stays valid after its last use (0 means 300)"),
   },
   // Profiling and monitoring
   {

@@ -13,6 +13,9 @@ import type { ErrorCode } from "../../lib/mod.js";
 import type {
   AlarmRequest,
   AlarmResponse,
+  AuthCommand,
+  AuthResponse,
+  AuthStore,
   CompactResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -176,21 +179,32 @@ export interface ReadOptions {
 /**
  * What the etcd API layer needs from the member it runs on. Revisions, TTLs and lease ids are
  * numbers (see `src/mvcc/types.ts`); member and cluster ids are `bigint` (uint64 on the wire).
+ *
+ * `authRevision` on a write: the auth revision at which the API layer checked the caller's
+ * permissions (0 = auth was disabled then). The write applies only if the auth state has not
+ * changed since (`AuthStore.checkGuard`); omitted, the write is not checked (the server's own).
  */
 export interface EtcdBackend {
   // KV
   /** Range; linearizable unless `serializable`. */
   range(req: RangeRequest, opts: ReadOptions): Promise<BackendResult<RangeResponse>>;
-  put(req: PutRequest): Promise<BackendResult<PutResponse>>;
-  deleteRange(req: DeleteRangeRequest): Promise<BackendResult<DeleteRangeResponse>>;
-  /** Txn; `serializable` only applies to read-only txns whose ranges are all serializable. */
-  txn(req: TxnRequest, opts: ReadOptions): Promise<BackendResult<TxnResponse>>;
+  put(req: PutRequest, authRevision?: number): Promise<BackendResult<PutResponse>>;
+  deleteRange(req: DeleteRangeRequest, authRevision?: number): Promise<BackendResult<DeleteRangeResponse>>;
+  /**
+   * Txn; `serializable` only applies to read-only txns whose ranges are all serializable. A
+   * read-only txn is served locally and ignores `authRevision` (the caller re-checks the revision).
+   */
+  txn(req: TxnRequest, opts: ReadOptions, authRevision?: number): Promise<BackendResult<TxnResponse>>;
   /** Compact; with `physical` the promise resolves once the compaction is done locally. */
-  compact(revision: Revision, opts: { readonly physical: boolean }): Promise<BackendResult<CompactResponse>>;
+  compact(
+    revision: Revision,
+    opts: { readonly physical: boolean },
+    authRevision?: number,
+  ): Promise<BackendResult<CompactResponse>>;
 
   // Lease
   leaseGrant(req: LeaseGrantRequest): Promise<BackendResult<LeaseGrantResponse>>;
-  leaseRevoke(id: LeaseId): Promise<BackendResult<LeaseRevokeResponse>>;
+  leaseRevoke(id: LeaseId, authRevision?: number): Promise<BackendResult<LeaseRevokeResponse>>;
   /** Renews on the leader (forwarded there by followers); TTL 0 for an unknown or expired lease. */
   leaseKeepAlive(id: LeaseId): Promise<BackendResult<LeaseKeepAliveResponse>>;
   /** TTL -1 for an unknown lease. */
@@ -217,7 +231,7 @@ export interface EtcdBackend {
   /** Whether this member currently knows a leader (`hasleader` metadata, /health). */
   hasLeader(): boolean;
   status(): Promise<BackendResult<MemberStatus>>;
-  alarm(req: AlarmRequest): Promise<BackendResult<AlarmResponse>>;
+  alarm(req: AlarmRequest, authRevision?: number): Promise<BackendResult<AlarmResponse>>;
   hash(): Promise<BackendResult<HashResult>>;
   hashKv(revision: Revision): Promise<BackendResult<HashKvResponse>>;
   memberList(opts: { readonly linearizable: boolean }): Promise<BackendResult<MembershipResult>>;
@@ -231,4 +245,18 @@ export interface EtcdBackend {
   memberUpdate?(id: bigint, peerUrls: readonly string[]): Promise<BackendResult<MembershipResult>>;
   memberPromote?(id: bigint): Promise<BackendResult<MembershipResult>>;
   moveLeader?(targetId: bigint): Promise<BackendResult<{ readonly revision: Revision }>>;
+
+  // Auth
+  /**
+   * The replicated auth state as this member has applied it (read it, never change it). Ask
+   * again for each request: the object changes when a snapshot replaces the store.
+   */
+  authStore(): AuthStore;
+  /**
+   * Proposes an auth change, or an Authenticate's token, through the log (checked at
+   * `authRevision`, see above) and resolves once applied on this member.
+   */
+  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>>;
+  /** Resolves once this member has applied everything committed before the call (ReadIndex). */
+  readBarrier(): Promise<BackendResult<void>>;
 }

@@ -62,7 +62,7 @@ export class AuthorityRewritingStream extends Duplex {
     socket.resume();
   }
 
-  /** The client's IP address (node:http2 reads it through the session's socket proxy). */
+  /** The client's IP address (the gRPC server records it for the session; see `grpc/server.ts`). */
   get remoteAddress(): string | undefined {
     return this.#socket.remoteAddress;
   }

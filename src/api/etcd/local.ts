@@ -1,5 +1,8 @@
 import {
   type AlarmRequest,
+  type AuthCommand,
+  type AuthResponse,
+  type AuthStore,
   encodeSnapshot,
   type LeaseGrantRequest,
   type LeaseId,
@@ -108,28 +111,28 @@ export class LocalBackend implements EtcdBackend {
     return done(this.store.range(req));
   }
 
-  put(req: Parameters<EtcdBackend["put"]>[0]) {
-    return this.#write(this.store.put(req));
+  put(req: Parameters<EtcdBackend["put"]>[0], authRevision?: number) {
+    return this.#guarded(authRevision, () => this.store.put(req));
   }
 
-  deleteRange(req: Parameters<EtcdBackend["deleteRange"]>[0]) {
-    return this.#write(this.store.deleteRange(req));
+  deleteRange(req: Parameters<EtcdBackend["deleteRange"]>[0], authRevision?: number) {
+    return this.#guarded(authRevision, () => this.store.deleteRange(req));
   }
 
-  txn(req: Parameters<EtcdBackend["txn"]>[0], _opts: ReadOptions) {
-    return this.#write(this.store.txn(req));
+  txn(req: Parameters<EtcdBackend["txn"]>[0], _opts: ReadOptions, authRevision?: number) {
+    return this.#guarded(authRevision, () => this.store.txn(req));
   }
 
-  compact(revision: Revision, _opts: { readonly physical: boolean }) {
-    return this.#write(this.store.compact(revision));
+  compact(revision: Revision, _opts: { readonly physical: boolean }, authRevision?: number) {
+    return this.#guarded(authRevision, () => this.store.compact(revision));
   }
 
   leaseGrant(req: LeaseGrantRequest) {
     return this.#write(this.store.leaseGrant(req));
   }
 
-  leaseRevoke(id: LeaseId) {
-    return this.#write(this.store.leaseRevoke(id));
+  leaseRevoke(id: LeaseId, authRevision?: number) {
+    return this.#guarded(authRevision, () => this.store.leaseRevoke(id));
   }
 
   leaseKeepAlive(id: LeaseId) {
@@ -193,8 +196,9 @@ export class LocalBackend implements EtcdBackend {
     );
   }
 
-  alarm(req: AlarmRequest) {
-    return req.action === "get" ? done(this.store.alarm(req)) : this.#write(this.store.alarm(req));
+  alarm(req: AlarmRequest, authRevision?: number) {
+    if (req.action === "get") return done(this.store.alarm(req));
+    return this.#guarded(authRevision, () => this.store.alarm(req));
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -218,6 +222,25 @@ export class LocalBackend implements EtcdBackend {
 
   defragment() {
     return Promise.resolve(ok({ revision: this.store.currentRevision }));
+  }
+
+  authStore(): AuthStore {
+    return this.store.auth;
+  }
+
+  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>> {
+    // Each auth command counts as one applied entry; its index names the token it may mint.
+    return this.#guarded(authRevision, () => this.store.applyAuth(command, this.#appliedIndex + 1));
+  }
+
+  readBarrier(): Promise<BackendResult<void>> {
+    return Promise.resolve(ok(undefined));
+  }
+
+  /** A write checked at `authRevision` (see `EtcdBackend`): refused if the auth state moved since. */
+  #guarded<T>(authRevision: number | undefined, run: () => MvccResult<T>): Promise<BackendResult<T>> {
+    const stale = authRevision === undefined ? null : this.store.auth.checkGuard(authRevision);
+    return this.#write(stale === null ? run() : { ok: false, error: stale });
   }
 
   #write<T>(r: MvccResult<T>): Promise<BackendResult<T>> {

@@ -2,6 +2,9 @@ import { ErrorCode, SynodError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import type {
   AlarmRequest,
+  AuthCommand,
+  AuthResponse,
+  AuthStore,
   Command,
   CommandResponse,
   DeleteRangeRequest,
@@ -102,25 +105,25 @@ export class RaftBackend implements EtcdBackend {
     return this.member.store.range(req);
   }
 
-  put(req: PutRequest) {
-    return this.#write({ type: "put", request: req }, "put");
+  put(req: PutRequest, authRevision?: number) {
+    return this.#write({ type: "put", request: req }, "put", authRevision);
   }
 
-  deleteRange(req: DeleteRangeRequest) {
-    return this.#write({ type: "deleteRange", request: req }, "deleteRange");
+  deleteRange(req: DeleteRangeRequest, authRevision?: number) {
+    return this.#write({ type: "deleteRange", request: req }, "deleteRange", authRevision);
   }
 
-  async txn(req: TxnRequest, opts: ReadOptions) {
+  async txn(req: TxnRequest, opts: ReadOptions, authRevision?: number) {
     if (readOnlyTxn(req)) {
       const barrier = await this.#readBarrier(opts);
       if (barrier !== null) return barrier;
       return this.member.store.txn(req);
     }
-    return this.#write({ type: "txn", request: req }, "txn");
+    return this.#write({ type: "txn", request: req }, "txn", authRevision);
   }
 
-  compact(revision: Revision, _opts: { readonly physical: boolean }) {
-    return this.#write({ type: "compact", revision }, "compact");
+  compact(revision: Revision, _opts: { readonly physical: boolean }, authRevision?: number) {
+    return this.#write({ type: "compact", revision }, "compact", authRevision);
   }
 
   // ------------------------------------------------------------------ leases
@@ -129,8 +132,8 @@ export class RaftBackend implements EtcdBackend {
     return this.#write({ type: "leaseGrant", request: req }, "leaseGrant");
   }
 
-  leaseRevoke(id: LeaseId) {
-    return this.#write({ type: "leaseRevoke", id }, "leaseRevoke");
+  leaseRevoke(id: LeaseId, authRevision?: number) {
+    return this.#write({ type: "leaseRevoke", id }, "leaseRevoke", authRevision);
   }
 
   async leaseKeepAlive(id: LeaseId): Promise<BackendResult<LeaseKeepAliveResponse>> {
@@ -146,7 +149,9 @@ export class RaftBackend implements EtcdBackend {
 
   async leaseTimeToLive(id: LeaseId, keys: boolean): Promise<BackendResult<LeaseTimeToLiveResponse>> {
     if (this.member.isLeader) return ok(this.member.store.leaseTimeToLive(id, nowMs(), keys));
-    const res = await this.#forward("/v3/lease/timetolive", { ID: String(id), keys });
+    // The keys come from this member's lessor (below), so the leader is asked for the TTL only:
+    // a request without keys needs no auth token there (etcd checks permissions only for keys).
+    const res = await this.#forward("/v3/lease/timetolive", { ID: String(id), keys: false });
     if (!res.ok) return res;
     const r = res.value as { TTL?: string; grantedTTL?: string; keys?: string[] };
     const local = this.member.store.leaseTimeToLive(id, nowMs(), keys);
@@ -214,9 +219,9 @@ export class RaftBackend implements EtcdBackend {
     );
   }
 
-  alarm(req: AlarmRequest) {
+  alarm(req: AlarmRequest, authRevision?: number) {
     if (req.action === "get") return Promise.resolve(this.member.store.alarm(req));
-    return this.#write({ type: "alarm", request: req }, "alarm");
+    return this.#write({ type: "alarm", request: req }, "alarm", authRevision);
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -305,6 +310,20 @@ export class RaftBackend implements EtcdBackend {
     return ok({ revision: this.member.store.currentRevision });
   }
 
+  // ------------------------------------------------------------------ auth
+
+  authStore(): AuthStore {
+    return this.member.store.auth;
+  }
+
+  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>> {
+    return this.#write({ type: "auth", request: command }, "auth", authRevision);
+  }
+
+  async readBarrier(): Promise<BackendResult<void>> {
+    return (await this.#readBarrier({ serializable: false })) ?? ok(undefined);
+  }
+
   // ------------------------------------------------------------------ helpers
 
   async #change(
@@ -350,11 +369,12 @@ export class RaftBackend implements EtcdBackend {
   async #write<K extends CommandResponse["type"]>(
     command: Command,
     type: K,
+    authRevision?: number,
   ): Promise<BackendResult<ResponseOf<K>>> {
     const refused = this.#learnerRefusal();
     if (refused !== null) return refused;
     try {
-      const r = await this.member.propose(command);
+      const r = await this.member.propose(command, authRevision);
       if (!r.ok) return r;
       if (this.member.store.watchHub.unsyncedCount > 0) this.requestWatchSync();
       const v = r.value;

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "../../lib/logger.js";
 import { limits } from "../../mvcc/mod.js";
+import { AuthGate } from "./auth/gate.js";
 import type { EtcdBackend } from "./backend.js";
 import { noLeaderError } from "./errors.js";
 import { Gateway } from "./gateway.js";
@@ -13,6 +14,7 @@ import {
   unaryDrainMs,
 } from "./grpc/server.js";
 import { type ListenerTls, SharedPortListener } from "./listener.js";
+import { authMethods } from "./services/auth.js";
 import { ServiceContext } from "./services/context.js";
 import { electionMethods } from "./services/election.js";
 import { kvMethods } from "./services/kv.js";
@@ -35,6 +37,11 @@ export interface EtcdApiServerOptions {
   readonly tls?: ListenerTls;
   /** Where the listener logs TLS refusals and handshake failures; nothing by default. */
   readonly logger?: Logger;
+  /**
+   * The member's auth gate (token table, brute-force limiter, password cost), shared by every
+   * client listener of the member; by default this server makes its own, with etcd's defaults.
+   */
+  readonly auth?: AuthGate;
 }
 
 /** Every implemented method by gRPC path. */
@@ -48,6 +55,7 @@ export function etcdMethods(sc: ServiceContext): Record<string, MethodDef> {
     ...healthMethods(sc),
     ...lockMethods(sc),
     ...electionMethods(sc),
+    ...authMethods(sc),
   };
 }
 
@@ -94,11 +102,15 @@ export class EtcdApiServer {
   readonly #http1: http.Server;
   readonly #listener: SharedPortListener;
   readonly #http1Sockets = new Set<Socket>();
+  /** The auth gate this server made itself (none when the member's was given). */
+  readonly #ownAuth: AuthGate | null;
   #port = 0;
 
   constructor(options: EtcdApiServerOptions) {
     const requestBytesMax = options.requestBytesMax ?? limits.requestBytesMax;
-    const sc = new ServiceContext(options.backend, requestBytesMax);
+    const auth = options.auth ?? new AuthGate(options.backend);
+    this.#ownAuth = options.auth === undefined ? auth : null;
+    const sc = new ServiceContext(options.backend, requestBytesMax, auth);
     this.grpc = new GrpcServer({
       receiveMessageBytesMax: requestBytesMax + grpcOverheadBytes,
       unknownMethodMessage,
@@ -148,5 +160,6 @@ export class EtcdApiServer {
     for (const socket of this.#http1Sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#http1.close(() => resolve()));
     await listening;
+    this.#ownAuth?.close();
   }
 }

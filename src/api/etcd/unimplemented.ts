@@ -7,28 +7,7 @@ export const grpcOverheadBytes = 512 * 1024;
  * etcd methods that Synod does not implement; each answers UNIMPLEMENTED with this text (and is
  * listed in docs/etcd-api.md).
  */
-export const unimplementedMethods: readonly string[] = [
-  "/etcdserverpb.Maintenance/Downgrade",
-  ...[
-    "AuthEnable",
-    "AuthDisable",
-    "AuthStatus",
-    "Authenticate",
-    "UserAdd",
-    "UserGet",
-    "UserList",
-    "UserDelete",
-    "UserChangePassword",
-    "UserGrantRole",
-    "UserRevokeRole",
-    "RoleAdd",
-    "RoleGet",
-    "RoleList",
-    "RoleDelete",
-    "RoleGrantPermission",
-    "RoleRevokePermission",
-  ].map((m) => `/etcdserverpb.Auth/${m}`),
-];
+export const unimplementedMethods: readonly string[] = ["/etcdserverpb.Maintenance/Downgrade"];
 
 /** The message for a path no handler serves (grpc-go's wording for unknown ones). */
 export function unknownMethodMessage(path: string): string {
@@ -39,6 +18,7 @@ export function unknownMethodMessage(path: string): string {
     "etcdserverpb.Watch",
     "etcdserverpb.Lease",
     "etcdserverpb.Cluster",
+    "etcdserverpb.Auth",
     "v3lockpb.Lock",
     "v3electionpb.Election",
   ];

@@ -133,7 +133,7 @@ test("gateway: errors use grpc-gateway's body and HTTP status; bad JSON is 400",
   assert.equal(missing.status, 404);
   const get = await fetch(`http://${srv.endpoint}/v3/kv/range`);
   assert.equal(get.status, 405);
-  const unimplemented = await post("/v3/auth/enable", {});
+  const unimplemented = await post("/v3/maintenance/downgrade", {});
   assert.deepEqual([unimplemented.status, unimplemented.json.code], [501, 12]);
 });
 

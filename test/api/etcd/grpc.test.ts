@@ -70,10 +70,10 @@ test("grpc: unknown and unimplemented methods answer UNIMPLEMENTED; compressed m
       [unknown.grpcStatus, unknown.grpcMessage],
       [GrpcStatus.unimplemented, "unknown service foo.Bar"],
     );
-    const auth = await rawGrpc(s.port, "/etcdserverpb.Auth/AuthEnable", new Uint8Array(0));
+    const downgrade = await rawGrpc(s.port, "/etcdserverpb.Maintenance/Downgrade", new Uint8Array(0));
     assert.deepEqual(
-      [auth.grpcStatus, auth.grpcMessage],
-      [GrpcStatus.unimplemented, "synod: etcdserverpb.Auth/AuthEnable is not implemented"],
+      [downgrade.grpcStatus, downgrade.grpcMessage],
+      [GrpcStatus.unimplemented, "synod: etcdserverpb.Maintenance/Downgrade is not implemented"],
     );
     const compressed = frameMessage(put("k", "v"));
     compressed[0] = 1;

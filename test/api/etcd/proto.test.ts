@@ -51,7 +51,7 @@ test("proto: every message descriptor matches the .proto files field by field", 
   // Proves the codec's field numbers, names, types and cardinality are the ones written in the
   // .proto files (etcd's), so a typo in either is caught.
   const parsed = new Map<string, string[]>();
-  for (const f of ["kv.proto", "rpc.proto", "health.proto"])
+  for (const f of ["kv.proto", "rpc.proto", "health.proto", "auth.proto"])
     for (const [k, v] of parseProto(f)) parsed.set(k, v);
   const scalar: Record<string, string> = { id64: "uint64" };
   for (const desc of Object.values(D)) {

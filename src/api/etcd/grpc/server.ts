@@ -140,6 +140,8 @@ export class GrpcServer {
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   /** The identity of the connection being handed to node:http2 (see {@link handleConnection}). */
   #pendingIdentity: ClientIdentity | null = null;
+  /** The client address of the connection being handed to node:http2 ("" if unknown). */
+  #pendingAddress = "";
   readonly #options: GrpcServerOptions;
   #closing = false;
 
@@ -149,6 +151,7 @@ export class GrpcServer {
     this.#http2.on("session", (session) => {
       this.#sessions.add(session);
       if (this.#pendingIdentity !== null) setConnectionIdentity(session, this.#pendingIdentity);
+      if (this.#pendingAddress !== "") sessionAddresses.set(session, this.#pendingAddress);
       session.on("close", () => this.#sessions.delete(session));
       session.on("error", () => session.destroy());
     });
@@ -182,10 +185,15 @@ export class GrpcServer {
     // node:http2 makes the session synchronously inside this emit, so the connection's verified
     // client identity (if any) is handed to the session there.
     this.#pendingIdentity = connectionIdentity(socket) ?? null;
+    // A socket, or the authority-rewriting stream, which reports its socket's address (node:http2
+    // wraps such a stream and loses it, hence this record).
+    const address: unknown = (socket as { remoteAddress?: unknown }).remoteAddress;
+    this.#pendingAddress = typeof address === "string" ? address : "";
     try {
       this.#http2.emit("connection", socket);
     } finally {
       this.#pendingIdentity = null;
+      this.#pendingAddress = "";
     }
   }
 
@@ -524,11 +532,11 @@ class RequestQueue implements AsyncIterable<unknown> {
 /** The type of {@link remoteAddressFields}' result. */
 type RemoteAddressFields = { readonly remoteAddress?: string };
 
-/**
- * `{ remoteAddress }` for a {@link CallContext}: the IP address of the session's socket (node:http2
- * proxies the property to the socket or stream it was given; see `listener.ts`), or `{}`.
- */
+/** Client addresses of HTTP/2 sessions, recorded when the connection was handed over. */
+const sessionAddresses = new WeakMap<http2.Http2Session, string>();
+
+/** `{ remoteAddress }` for a {@link CallContext}: the client address of the session, or `{}`. */
 function remoteAddressFields(session: http2.Http2Session | undefined): RemoteAddressFields {
-  const address: unknown = session?.socket?.remoteAddress;
-  return typeof address === "string" && address !== "" ? { remoteAddress: address } : {};
+  const address = session === undefined ? undefined : sessionAddresses.get(session);
+  return address === undefined ? {} : { remoteAddress: address };
 }

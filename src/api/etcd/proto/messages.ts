@@ -52,6 +52,7 @@ export const AlarmActionEnum = enumDesc("etcdserverpb.AlarmRequest.AlarmAction",
   ACTIVATE: 1,
   DEACTIVATE: 2,
 });
+export const PermissionTypeEnum = enumDesc("authpb.Permission.Type", { READ: 0, WRITE: 1, READWRITE: 2 });
 export const ServingStatusEnum = enumDesc("grpc.health.v1.HealthCheckResponse.ServingStatus", {
   UNKNOWN: 0,
   SERVING: 1,
@@ -299,6 +300,55 @@ const StatusResponse: MessageDesc = m("etcdserverpb.StatusResponse", [
   [13, "downgradeInfo", () => DowngradeInfo],
 ]);
 
+const UserAddOptions: MessageDesc = m("authpb.UserAddOptions", [[1, "no_password", "bool"]]);
+const Permission: MessageDesc = m("authpb.Permission", [
+  [1, "permType", PermissionTypeEnum],
+  [2, "key", "bytes"],
+  [3, "range_end", "bytes"],
+]);
+const AuthenticateRequest: MessageDesc = m("etcdserverpb.AuthenticateRequest", [
+  [1, "name", "string"],
+  [2, "password", "string"],
+]);
+const AuthUserAddRequest: MessageDesc = m("etcdserverpb.AuthUserAddRequest", [
+  [1, "name", "string"],
+  [2, "password", "string"],
+  [3, "options", () => UserAddOptions],
+  [4, "hashedPassword", "string"],
+]);
+const AuthUserChangePasswordRequest: MessageDesc = m("etcdserverpb.AuthUserChangePasswordRequest", [
+  [1, "name", "string"],
+  [2, "password", "string"],
+  [3, "hashedPassword", "string"],
+]);
+const AuthUserGrantRoleRequest: MessageDesc = m("etcdserverpb.AuthUserGrantRoleRequest", [
+  [1, "user", "string"],
+  [2, "role", "string"],
+]);
+const AuthUserRevokeRoleRequest: MessageDesc = m("etcdserverpb.AuthUserRevokeRoleRequest", [
+  [1, "name", "string"],
+  [2, "role", "string"],
+]);
+const AuthRoleGrantPermissionRequest: MessageDesc = m("etcdserverpb.AuthRoleGrantPermissionRequest", [
+  [1, "name", "string"],
+  [2, "perm", () => Permission],
+]);
+const AuthRoleRevokePermissionRequest: MessageDesc = m("etcdserverpb.AuthRoleRevokePermissionRequest", [
+  [1, "role", "string"],
+  [2, "key", "bytes"],
+  [3, "range_end", "bytes"],
+]);
+const AuthStatusResponse: MessageDesc = m("etcdserverpb.AuthStatusResponse", [
+  H,
+  [2, "enabled", "bool"],
+  [3, "authRevision", "uint64"],
+]);
+const AuthenticateResponse: MessageDesc = m("etcdserverpb.AuthenticateResponse", [H, [2, "token", "string"]]);
+const NameRequest = (name: string, field: string): MessageDesc =>
+  m(`etcdserverpb.${name}`, [[1, field, "string"]]);
+const NamesResponse = (name: string, field: string): MessageDesc =>
+  m(`etcdserverpb.${name}`, [H, [2, field, "string", R]]);
+
 const HealthCheckRequest: MessageDesc = m("grpc.health.v1.HealthCheckRequest", [[1, "service", "string"]]);
 const HealthCheckResponse: MessageDesc = m("grpc.health.v1.HealthCheckResponse", [
   [1, "status", ServingStatusEnum],
@@ -367,6 +417,42 @@ export const D = {
   StatusResponse,
   HealthCheckRequest,
   HealthCheckResponse,
+  UserAddOptions,
+  Permission,
+  AuthEnableRequest: Empty("etcdserverpb.AuthEnableRequest"),
+  AuthDisableRequest: Empty("etcdserverpb.AuthDisableRequest"),
+  AuthStatusRequest: Empty("etcdserverpb.AuthStatusRequest"),
+  AuthenticateRequest,
+  AuthUserAddRequest,
+  AuthUserGetRequest: NameRequest("AuthUserGetRequest", "name"),
+  AuthUserDeleteRequest: NameRequest("AuthUserDeleteRequest", "name"),
+  AuthUserChangePasswordRequest,
+  AuthUserGrantRoleRequest,
+  AuthUserRevokeRoleRequest,
+  AuthRoleAddRequest: NameRequest("AuthRoleAddRequest", "name"),
+  AuthRoleGetRequest: NameRequest("AuthRoleGetRequest", "role"),
+  AuthUserListRequest: Empty("etcdserverpb.AuthUserListRequest"),
+  AuthRoleListRequest: Empty("etcdserverpb.AuthRoleListRequest"),
+  AuthRoleDeleteRequest: NameRequest("AuthRoleDeleteRequest", "role"),
+  AuthRoleGrantPermissionRequest,
+  AuthRoleRevokePermissionRequest,
+  AuthEnableResponse: HeaderOnly("AuthEnableResponse"),
+  AuthDisableResponse: HeaderOnly("AuthDisableResponse"),
+  AuthStatusResponse,
+  AuthenticateResponse,
+  AuthUserAddResponse: HeaderOnly("AuthUserAddResponse"),
+  AuthUserGetResponse: NamesResponse("AuthUserGetResponse", "roles"),
+  AuthUserDeleteResponse: HeaderOnly("AuthUserDeleteResponse"),
+  AuthUserChangePasswordResponse: HeaderOnly("AuthUserChangePasswordResponse"),
+  AuthUserGrantRoleResponse: HeaderOnly("AuthUserGrantRoleResponse"),
+  AuthUserRevokeRoleResponse: HeaderOnly("AuthUserRevokeRoleResponse"),
+  AuthRoleAddResponse: HeaderOnly("AuthRoleAddResponse"),
+  AuthRoleGetResponse: m("etcdserverpb.AuthRoleGetResponse", [H, [2, "perm", () => Permission, R]]),
+  AuthRoleListResponse: NamesResponse("AuthRoleListResponse", "roles"),
+  AuthUserListResponse: NamesResponse("AuthUserListResponse", "users"),
+  AuthRoleDeleteResponse: HeaderOnly("AuthRoleDeleteResponse"),
+  AuthRoleGrantPermissionResponse: HeaderOnly("AuthRoleGrantPermissionResponse"),
+  AuthRoleRevokePermissionResponse: HeaderOnly("AuthRoleRevokePermissionResponse"),
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -662,6 +748,89 @@ export interface HealthCheckRequestMsg {
 
 export interface HealthCheckResponseMsg {
   readonly status: number;
+}
+
+/** `authpb.Permission` (permType 0 = READ, 1 = WRITE, 2 = READWRITE). */
+export interface PermissionMsg {
+  readonly permType: number;
+  readonly key: Uint8Array;
+  readonly rangeEnd: Uint8Array;
+}
+
+export interface AuthenticateRequestMsg {
+  readonly name: string;
+  readonly password: string;
+}
+
+export interface AuthUserAddRequestMsg {
+  readonly name: string;
+  readonly password: string;
+  readonly options: { readonly noPassword: boolean } | null;
+  readonly hashedPassword: string;
+}
+
+export interface AuthUserChangePasswordRequestMsg {
+  readonly name: string;
+  readonly password: string;
+  readonly hashedPassword: string;
+}
+
+/** UserGet, UserDelete, RoleAdd (`name`); RoleGet, RoleDelete (`role`). */
+export interface AuthNameRequestMsg {
+  readonly name?: string;
+  readonly role?: string;
+}
+
+export interface AuthUserGrantRoleRequestMsg {
+  readonly user: string;
+  readonly role: string;
+}
+
+export interface AuthUserRevokeRoleRequestMsg {
+  readonly name: string;
+  readonly role: string;
+}
+
+export interface AuthRoleGrantPermissionRequestMsg {
+  readonly name: string;
+  readonly perm: PermissionMsg | null;
+}
+
+export interface AuthRoleRevokePermissionRequestMsg {
+  readonly role: string;
+  readonly key: Uint8Array;
+  readonly rangeEnd: Uint8Array;
+}
+
+export interface AuthStatusResponseMsg {
+  readonly header: HeaderMsg;
+  readonly enabled: boolean;
+  readonly authRevision: number;
+}
+
+export interface AuthenticateResponseMsg {
+  readonly header: HeaderMsg;
+  readonly token: string;
+}
+
+export interface AuthUserGetResponseMsg {
+  readonly header: HeaderMsg;
+  readonly roles: readonly string[];
+}
+
+export interface AuthUserListResponseMsg {
+  readonly header: HeaderMsg;
+  readonly users: readonly string[];
+}
+
+export interface AuthRoleListResponseMsg {
+  readonly header: HeaderMsg;
+  readonly roles: readonly string[];
+}
+
+export interface AuthRoleGetResponseMsg {
+  readonly header: HeaderMsg;
+  readonly perm: readonly PermissionMsg[];
 }
 
 // ---------------------------------------------------------------------------------------------

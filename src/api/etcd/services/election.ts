@@ -11,7 +11,7 @@
  */
 import { bytesEqual, type KeyValue, prefixEnd, type RangeRequest, type Revision } from "../../../mvcc/mod.js";
 import type { EtcdBackend } from "../backend.js";
-import { type MethodDef, serverStream, unary } from "../grpc/server.js";
+import { type CallContext, type MethodDef, serverStream, unary } from "../grpc/server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import {
   type CampaignRequestMsg,
@@ -50,8 +50,12 @@ function firstCreated(prefix: Uint8Array): RangeRequest {
 class ElectionRecipe {
   readonly #b: EtcdBackend;
 
-  constructor(readonly sc: ServiceContext) {
-    this.#b = sc.backend;
+  /** `b`: the backend as the caller may use it (every step is checked under its identity). */
+  constructor(
+    readonly sc: ServiceContext,
+    b: EtcdBackend,
+  ) {
+    this.#b = b;
   }
 
   /** The session lease of a request: lease 0 grants a fresh unrenewed one (as etcd's NewSession). */
@@ -217,18 +221,22 @@ function leaderKeyOf(leader: LeaderKeyMsg | null): LeaderKeyMsg {
 
 /** The Election methods by gRPC path. */
 export function electionMethods(sc: ServiceContext): Record<string, MethodDef> {
-  const e = new ElectionRecipe(sc);
+  // Each call runs the recipe with the caller's permissions, as etcd's election server runs as a
+  // client with the caller's token.
+  const recipe = async (ctx: CallContext): Promise<ElectionRecipe> =>
+    new ElectionRecipe(sc, await sc.backendFor(ctx));
   return {
     "/v3electionpb.Election/Campaign": unary<CampaignRequestMsg, CampaignResponseMsg>(
       ElectionD.CampaignRequest,
       ElectionD.CampaignResponse,
-      (m, ctx) => e.campaign(m, ctx.signal),
+      async (m, ctx) => (await recipe(ctx)).campaign(m, ctx.signal),
     ),
     "/v3electionpb.Election/Proclaim": unary<ProclaimRequestMsg, HeaderOnlyMsg>(
       ElectionD.ProclaimRequest,
       ElectionD.ProclaimResponse,
-      async (m) => {
+      async (m, ctx) => {
         const l = leaderKeyOf(m.leader);
+        const e = await recipe(ctx);
         const lease = await e.sessionLease(l.lease);
         return e.proclaim(l.key, l.rev, lease, m.value);
       },
@@ -236,18 +244,19 @@ export function electionMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/v3electionpb.Election/Leader": unary<LeaderRequestMsg, LeaderResponseMsg>(
       ElectionD.LeaderRequest,
       ElectionD.LeaderResponse,
-      (m) => e.leader(m.name),
+      async (m, ctx) => (await recipe(ctx)).leader(m.name),
     ),
     "/v3electionpb.Election/Observe": serverStream<LeaderRequestMsg, LeaderResponseMsg>(
       ElectionD.LeaderRequest,
       ElectionD.LeaderResponse,
-      (m, ctx, send) => e.observe(m.name, ctx.signal, send),
+      async (m, ctx, send) => (await recipe(ctx)).observe(m.name, ctx.signal, send),
     ),
     "/v3electionpb.Election/Resign": unary<ResignRequestMsg, HeaderOnlyMsg>(
       ElectionD.ResignRequest,
       ElectionD.ResignResponse,
-      async (m) => {
+      async (m, ctx) => {
         const l = leaderKeyOf(m.leader);
+        const e = await recipe(ctx);
         await e.sessionLease(l.lease);
         return e.resign(l.key, l.rev);
       },

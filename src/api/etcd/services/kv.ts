@@ -25,13 +25,13 @@ import { type ServiceContext, unwrap } from "./context.js";
 
 /** The KV methods by gRPC path. */
 export function kvMethods(sc: ServiceContext): Record<string, MethodDef> {
-  const b = sc.backend;
   const header = (rev: number) => sc.header(rev);
   return {
     "/etcdserverpb.KV/Range": unary<RangeRequestMsg, RangeResponseMsg>(
       D.RangeRequest,
       D.RangeResponse,
-      async (m) => {
+      async (m, ctx) => {
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.range(rangeRequestOf(m), { serializable: m.serializable }));
         return { header: header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
       },
@@ -41,6 +41,7 @@ export function kvMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.PutResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.put(putRequestOf(m)));
         return { header: header(r.revision), prevKv: r.prevKv };
       },
@@ -50,6 +51,7 @@ export function kvMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.DeleteRangeResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.deleteRange(deleteRangeRequestOf(m)));
         return { header: header(r.revision), deleted: r.deleted, prevKvs: r.prevKvs };
       },
@@ -59,6 +61,7 @@ export function kvMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.TxnResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.txn(txnRequestOf(m), { serializable: txnIsSerializable(m) }));
         return txnResponseMsg(r, header);
       },
@@ -68,6 +71,7 @@ export function kvMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.CompactionResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.compact(m.revision, { physical: m.physical }));
         return { header: header(r.revision) };
       },

@@ -15,13 +15,13 @@ import { type ServiceContext, unwrap } from "./context.js";
 
 /** The Lease methods by gRPC path. */
 export function leaseMethods(sc: ServiceContext): Record<string, MethodDef> {
-  const b = sc.backend;
   return {
     "/etcdserverpb.Lease/LeaseGrant": unary<LeaseGrantRequestMsg, LeaseGrantResponseMsg>(
       D.LeaseGrantRequest,
       D.LeaseGrantResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.leaseGrant({ id: m.ID, ttl: m.TTL }));
         return { header: sc.header(r.revision), ID: r.id, TTL: r.ttl };
       },
@@ -31,6 +31,7 @@ export function leaseMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.LeaseRevokeResponse,
       async (m, ctx) => {
         sc.checkSize(ctx);
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.leaseRevoke(m.ID));
         return { header: sc.header(r.revision) };
       },
@@ -40,8 +41,9 @@ export function leaseMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.LeaseKeepAliveResponse,
       async (call) => {
         // One response per request, in order; an unknown or expired lease answers TTL 0.
+        // As etcd, keep-alives are not checked against auth (a lease id is the capability).
         for await (const m of call.requests) {
-          const r = unwrap(await b.leaseKeepAlive(m.ID));
+          const r = unwrap(await sc.backend.leaseKeepAlive(m.ID));
           await call.send({ header: sc.header(r.revision), ID: r.id, TTL: r.ttl });
         }
       },
@@ -49,7 +51,8 @@ export function leaseMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Lease/LeaseTimeToLive": unary<LeaseTimeToLiveRequestMsg, LeaseTimeToLiveResponseMsg>(
       D.LeaseTimeToLiveRequest,
       D.LeaseTimeToLiveResponse,
-      async (m) => {
+      async (m, ctx) => {
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.leaseTimeToLive(m.ID, m.keys));
         return {
           header: sc.header(r.revision),
@@ -63,7 +66,8 @@ export function leaseMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Lease/LeaseLeases": unary<Record<string, never>, LeaseLeasesResponseMsg>(
       D.LeaseLeasesRequest,
       D.LeaseLeasesResponse,
-      async () => {
+      async (_m, ctx) => {
+        const b = await sc.backendFor(ctx);
         const r = unwrap(await b.leaseLeases());
         return { header: sc.header(r.revision), leases: r.leases.map((ID) => ({ ID })) };
       },

@@ -22,12 +22,14 @@ const enc = new TextEncoder();
 
 /** The Lock methods by gRPC path. */
 export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
-  const b = sc.backend;
   return {
     "/v3lockpb.Lock/Lock": unary<LockRequestMsg, LockResponseMsg>(
       LockD.LockRequest,
       LockD.LockResponse,
       async (m, ctx) => {
+        // Every step runs with the caller's permissions, as etcd's lock server runs as a client
+        // with the caller's token: write on the own key, read on the prefix.
+        const b = await sc.backendFor(ctx);
         let lease = m.lease;
         if (lease === 0) lease = unwrapPlain(await b.leaseGrant({ id: 0, ttl: sessionTtlSecondsDefault })).id;
         const prefix = concat(m.name, enc.encode("/"));
@@ -72,7 +74,8 @@ export function lockMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/v3lockpb.Lock/Unlock": unary<UnlockRequestMsg, HeaderOnlyMsg>(
       LockD.UnlockRequest,
       LockD.UnlockResponse,
-      async (m) => {
+      async (m, ctx) => {
+        const b = await sc.backendFor(ctx);
         const r = unwrapPlain(await b.deleteRange({ key: m.key }));
         return { header: sc.header(r.revision) };
       },

@@ -1,7 +1,9 @@
 /**
  * The etcd Maintenance and Cluster services and `grpc.health.v1.Health/Check`. Membership changes,
  * MoveLeader, Defragment and Snapshot are served when the backend offers them and answered with
- * UNIMPLEMENTED otherwise.
+ * UNIMPLEMENTED otherwise. With auth enabled every Maintenance call and every membership change
+ * needs the root role (etcd's `authMaintenanceServer` and `checkMembershipOperationPermission`);
+ * MemberList and the health check do not.
  */
 import { createHash } from "node:crypto";
 import type { MemberInfo, MembershipResult } from "../backend.js";
@@ -61,7 +63,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
     "/etcdserverpb.Maintenance/Status": unary<Record<string, never>, StatusResponseMsg>(
       D.StatusRequest,
       D.StatusResponse,
-      async () => {
+      async (_m, ctx) => {
+        await sc.requireAdmin(ctx);
         const s = unwrap(await b.status());
         return {
           header: sc.header(s.revision),
@@ -88,7 +91,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
         if (action === null || alarm === null) {
           throw new GrpcError(GrpcStatus.invalidArgument, "etcdserver: invalid alarm request");
         }
-        const r = unwrap(await b.alarm({ action, alarm, memberId: Number(m.memberID) }));
+        const authorized = await sc.backendFor(ctx);
+        const r = unwrap(await authorized.alarm({ action, alarm, memberId: Number(m.memberID) }));
         return {
           header: sc.header(r.revision),
           alarms: r.alarms.map((a) => ({ memberID: BigInt(a.memberId), alarm: alarmTypeNumber(a.alarm) })),
@@ -98,7 +102,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
     "/etcdserverpb.Maintenance/Hash": unary<Record<string, never>, HashResponseMsg>(
       D.HashRequest,
       D.HashResponse,
-      async () => {
+      async (_m, ctx) => {
+        await sc.requireAdmin(ctx);
         const r = unwrap(await b.hash());
         return { header: sc.header(r.revision), hash: r.hash };
       },
@@ -106,7 +111,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
     "/etcdserverpb.Maintenance/HashKV": unary<HashKVRequestMsg, HashKVResponseMsg>(
       D.HashKVRequest,
       D.HashKVResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         const r = unwrap(await b.hashKv(m.revision));
         return {
           header: sc.header(r.revision),
@@ -119,7 +125,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
     "/etcdserverpb.Maintenance/Defragment": unary<Record<string, never>, HeaderOnlyMsg>(
       D.DefragmentRequest,
       D.DefragmentResponse,
-      async () => {
+      async (_m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.defragment === undefined) throw unsupported("Defragment");
         const r = unwrap(await b.defragment());
         return { header: sc.header(r.revision) };
@@ -128,7 +135,8 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
     "/etcdserverpb.Maintenance/MoveLeader": unary<MoveLeaderRequestMsg, HeaderOnlyMsg>(
       D.MoveLeaderRequest,
       D.MoveLeaderResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.moveLeader === undefined) throw unsupported("MoveLeader");
         const r = unwrap(await b.moveLeader(m.targetID));
         return { header: sc.header(r.revision) };
@@ -138,6 +146,7 @@ export function maintenanceMethods(sc: ServiceContext): Record<string, MethodDef
       D.SnapshotRequest,
       D.SnapshotResponse,
       async (_m, ctx, send) => {
+        await sc.requireAdmin(ctx);
         if (b.snapshot === undefined) throw unsupported("Snapshot");
         const snap = unwrap(await b.snapshot());
         const header = sc.header(snap.revision);
@@ -185,7 +194,8 @@ export function clusterMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Cluster/MemberAdd": unary<MemberAddRequestMsg, MemberAddResponseMsg>(
       D.MemberAddRequest,
       D.MemberAddResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.memberAdd === undefined) throw unsupported("MemberAdd");
         const r = unwrap(await b.memberAdd(m.peerURLs, m.isLearner));
         const added = r.member ?? {
@@ -201,7 +211,8 @@ export function clusterMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Cluster/MemberRemove": unary<MemberIdRequestMsg, MembersResponseMsg>(
       D.MemberRemoveRequest,
       D.MemberRemoveResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.memberRemove === undefined) throw unsupported("MemberRemove");
         return members(unwrap(await b.memberRemove(m.ID)));
       },
@@ -209,7 +220,8 @@ export function clusterMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Cluster/MemberUpdate": unary<MemberUpdateRequestMsg, MembersResponseMsg>(
       D.MemberUpdateRequest,
       D.MemberUpdateResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.memberUpdate === undefined) throw unsupported("MemberUpdate");
         return members(unwrap(await b.memberUpdate(m.ID, m.peerURLs)));
       },
@@ -217,7 +229,8 @@ export function clusterMethods(sc: ServiceContext): Record<string, MethodDef> {
     "/etcdserverpb.Cluster/MemberPromote": unary<MemberIdRequestMsg, MembersResponseMsg>(
       D.MemberPromoteRequest,
       D.MemberPromoteResponse,
-      async (m) => {
+      async (m, ctx) => {
+        await sc.requireAdmin(ctx);
         if (b.memberPromote === undefined) throw unsupported("MemberPromote");
         return members(unwrap(await b.memberPromote(m.ID)));
       },

@@ -5,9 +5,11 @@
  * backpressure, so a slow client parks its watchers (caught up later from history) instead of
  * growing memory. With `fragment`, a response larger than the request size limit is split.
  */
-import type { WatchResponse, WatchStream } from "../../../mvcc/mod.js";
+import { EMPTY_BYTES, type WatchResponse, type WatchStream } from "../../../mvcc/mod.js";
+import { AuthGate } from "../auth/gate.js";
 import { eventMsg, watchFiltersOf } from "../convert.js";
-import { bidiStream, type MethodDef, type StreamCall } from "../grpc/server.js";
+import { bidiStream, type CallContext, type MethodDef, type StreamCall } from "../grpc/server.js";
+import { GrpcError } from "../grpc/status.js";
 import { encodedSize } from "../proto/codec.js";
 import { D, type EventMsg, type WatchRequestMsg, type WatchResponseMsg } from "../proto/messages.js";
 import type { ServiceContext } from "./context.js";
@@ -44,7 +46,7 @@ export function watchMethods(sc: ServiceContext): Record<string, MethodDef> {
       D.WatchRequest,
       D.WatchResponse,
       async (call, ctx) => {
-        const session = new WatchSession(sc, call, sc.backend.watchHub().newStream());
+        const session = new WatchSession(sc, call, sc.backend.watchHub().newStream(), ctx);
         try {
           await session.readRequests();
           // A half-closed stream keeps delivering events until the client cancels (as etcd).
@@ -59,6 +61,19 @@ export function watchMethods(sc: ServiceContext): Record<string, MethodDef> {
   };
 }
 
+/** A failed create, as etcd answers it: created and canceled at once, watch id -1, with a reason. */
+function refusedCreate(revision: number, cancelReason: string): WatchResponse {
+  return {
+    watchId: -1,
+    revision,
+    events: [],
+    created: true,
+    canceled: true,
+    compactRevision: 0,
+    cancelReason,
+  };
+}
+
 class WatchSession {
   readonly #fragment = new Set<number>();
   #flushing = false;
@@ -68,8 +83,26 @@ class WatchSession {
     readonly sc: ServiceContext,
     readonly call: StreamCall<WatchRequestMsg, WatchResponseMsg>,
     readonly stream: WatchStream,
+    readonly ctx: CallContext,
   ) {
     stream.onReady = () => this.#kick();
+  }
+
+  /**
+   * Why the stream's caller may not watch `[key, rangeEnd)` (etcd checks read permission when a
+   * watch is created, with the stream's token), as the text of a cancel reason; "" if it may.
+   */
+  async #refusal(key: Uint8Array, rangeEnd: Uint8Array): Promise<string> {
+    try {
+      const caller = await this.sc.auth.caller(this.ctx);
+      // An empty key watches from the smallest key, "\0" (as the watch itself treats it).
+      const from = key.length === 0 ? new Uint8Array([0]) : key;
+      AuthGate.enforce(this.sc.auth.denial(caller, from, rangeEnd ?? EMPTY_BYTES, "read"));
+      return "";
+    } catch (e) {
+      if (e instanceof GrpcError) return e.message;
+      throw e;
+    }
   }
 
   async readRequests(): Promise<void> {
@@ -77,6 +110,12 @@ class WatchSession {
       if (this.#closed) return;
       const c = req.createRequest;
       if (c !== undefined) {
+        const refusal = await this.#refusal(c.key, c.rangeEnd);
+        if (this.#closed) return;
+        if (refusal !== "") {
+          this.stream.enqueue(null, refusedCreate(this.sc.backend.watchHub().currentRevision, refusal), 0);
+          continue;
+        }
         const id = this.stream.watch({
           key: c.key,
           rangeEnd: c.rangeEnd,
