@@ -3,7 +3,7 @@
 // config file), starts one member, and stops gracefully on SIGTERM/SIGINT.
 import { readFileSync } from "node:fs";
 import { jsonLogger } from "../server/log.js";
-import { adminCommands, runAdmin } from "./admin/mod.js";
+import { isAdminInvocation, runAdmin } from "./admin/mod.js";
 import { parseCommandLine } from "./flags.js";
 import { startServer } from "./serve.js";
 
@@ -11,7 +11,7 @@ const synodVersion = "0.1.0";
 
 async function main(): Promise<number> {
   // `synod status`, `synod snapshot restore ...`: admin commands; anything else serves.
-  if (adminCommands.has(process.argv[2] ?? "")) {
+  if (isAdminInvocation(process.argv.slice(2))) {
     return runAdmin(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }, process.env);
   }
   const cmd = parseCommandLine(process.argv.slice(2), process.env, (p) => readFileSync(p, "utf8"), {

@@ -5,9 +5,18 @@
  */
 import { SynodError } from "../../lib/errors.js";
 import { type AdminArgs, parseAdminArgs } from "./args.js";
+import {
+  alarmCommand,
+  defragCommand,
+  errorText,
+  memberCommand,
+  moveLeaderCommand,
+  statusCommand,
+} from "./cluster.js";
 import { type AdminIo, UsageError } from "./io.js";
 import { type Out, styleFor } from "./output.js";
-import { restoreFlags, snapshotRestore, snapshotStatus } from "./snapshotcmd.js";
+import { checkPerfCommand } from "./perf.js";
+import { restoreFlags, snapshotRestore, snapshotSave, snapshotStatus } from "./snapshotcmd.js";
 
 /** First words that select an admin command. */
 export const adminCommands: ReadonlySet<string> = new Set([
@@ -20,6 +29,22 @@ export const adminCommands: ReadonlySet<string> = new Set([
   "alarm",
   "help",
 ]);
+
+/** Flags only the admin commands have (never a server flag), so they may come before the command. */
+const adminOnlyFlags = ["--endpoints", "-w", "--write-out", "--color", "--dial-timeout", "--command-timeout"];
+
+/**
+ * Whether `argv` (after `synod`) is an admin command: its first word is one of
+ * {@link adminCommands}, or it starts with a flag only the admin commands have
+ * (`synod --endpoints=... status`). Anything else is the server's command line.
+ */
+export function isAdminInvocation(argv: readonly string[]): boolean {
+  const first = argv[0];
+  if (first === undefined) return false;
+  if (adminCommands.has(first)) return true;
+  const name = first.split("=")[0] ?? "";
+  return adminOnlyFlags.includes(name) || adminOnlyFlags.includes(name.replace(/^--/, "-"));
+}
 
 /** Command flags that take a value (any other command flag is boolean). */
 const valueFlags: ReadonlySet<string> = new Set([...restoreFlags, "peer-urls", "load", "duration", "prefix"]);
@@ -45,9 +70,10 @@ Commands:
   snapshot restore FILE --name=NAME --initial-cluster=... --initial-cluster-token=TOKEN
                    --initial-advertise-peer-urls=URL --data-dir=DIR
                               a new member's data directory for a new cluster from a backup
-  check perf [--load=s|m|l|xl] [--duration=60s] [--prefix=/synod-check-perf/]
-                              a write load like etcdctl's check perf, with a verdict
-  defrag                      defragment each endpoint (no-op storage compaction in Synod)
+  check perf [--load=s|m|l|xl] [--duration=60s] [--prefix=/synod-check-perf/] [--auto-compact]
+                              a paced write load like etcdctl's check perf, with a verdict
+  defrag [--cluster]          defragment each endpoint, or every member (a no-op: Synod's store
+                              has no file to defragment; kept for scripts written for etcd)
   alarm list                  raised alarms
   alarm disarm                disarm every alarm
   help                        this text
@@ -71,7 +97,7 @@ export async function runAdmin(
     return await dispatch(parsed, io);
   } catch (e) {
     if (e instanceof UsageError) return usage(streams.stderr, e.message);
-    const message = e instanceof SynodError || e instanceof Error ? e.message : String(e);
+    const message = e instanceof SynodError ? e.message : errorText(e);
     streams.stderr.write(`${io.style(streams.stderr).red("Error:")} ${message}\n`);
     return 1;
   }
@@ -92,7 +118,20 @@ async function dispatch(args: AdminArgs, io: AdminIo): Promise<number> {
     case "snapshot":
       if (sub === "status") return snapshotStatus(args, io);
       if (sub === "restore") return snapshotRestore(args, io);
+      if (sub === "save") return snapshotSave(args, io);
       throw new UsageError(`'snapshot' needs one of save, restore, status, got ${quote(sub)}`);
+    case "status":
+      return statusCommand(args, io);
+    case "member":
+      return memberCommand(args, io);
+    case "move-leader":
+      return moveLeaderCommand(args, io);
+    case "defrag":
+      return defragCommand(args, io);
+    case "alarm":
+      return alarmCommand(args, io);
+    case "check":
+      return checkPerfCommand(args, io);
     default:
       throw new UsageError(`unknown command ${quote(command)}`);
   }

@@ -2,6 +2,10 @@
  * `synod snapshot restore FILE ...` and `synod snapshot status FILE` (etcdutl's commands): work on
  * a backup file without a running cluster.
  */
+import { createHash } from "node:crypto";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { BidiStream, Connection } from "../../api/etcd/client/connection.js";
+import { D, type SnapshotResponseMsg } from "../../api/etcd/proto/messages.js";
 import { loadConfig } from "../../server/config.js";
 import { clusterIdOf, hexId, memberIdOf } from "../../server/ids.js";
 import { readSnapshotFile, restoreDataDir, type SnapshotFileStatus } from "../../server/snapshotfile.js";
@@ -118,6 +122,107 @@ export async function snapshotRestore(args: AdminArgs, io: AdminIo): Promise<num
       `start it with the same --name, --initial-cluster, --initial-cluster-token and --initial-advertise-peer-urls, and --data-dir ${config.dataDir}\n`,
   );
   return 0;
+}
+
+/** Bytes of the SHA-256 the server sends as the stream's last message. */
+const shaBytes = 32;
+
+/**
+ * `snapshot save FILE`: streams Maintenance.Snapshot from the first endpoint into `FILE.part`
+ * (progress bar on a terminal), checks the trailing SHA-256 against what arrived, syncs the file
+ * and renames it to FILE; then reads it back as `snapshot status` does.
+ */
+export async function snapshotSave(args: AdminArgs, io: AdminIo): Promise<number> {
+  const file = onlyFile(args, "save", []);
+  const endpoint = args.global.endpoints[0] as string;
+  const part = `${file}.part`;
+  const bar = new ProgressBar(io.stderr, "saving");
+  const started = performance.now();
+  const fd = openSync(part, "w", 0o600);
+  let bytes = 0;
+  try {
+    bytes = await streamSnapshot(endpoint, args.global.dialTimeoutMs, (blob, remaining) => {
+      writeSync(fd, blob);
+      bar.update(bytes + blob.length, remaining > 0 ? bytes + blob.length + remaining : 0);
+      bytes += blob.length;
+    });
+    bar.update(bytes, bytes, true);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(part, { force: true });
+    throw e;
+  } finally {
+    bar.finish();
+  }
+  closeSync(fd);
+  renameSync(part, file);
+  const ms = performance.now() - started;
+  const { status } = await readSnapshotFile(file);
+  if ((args.global.writeOut ?? "simple") === "json") {
+    io.stdout.write(jsonLine({ file, ...statusJson(status), durationMs: Math.round(ms) }));
+  } else {
+    const st = io.style(io.stdout);
+    io.stdout.write(
+      `Snapshot saved at ${file}
+${st.dim(`${humanBytes(bytes)} in ${(ms / 1000).toFixed(2)} s from ${endpoint}: revision ${status.revision}, ${status.totalKey} keys, hash ${hashHex(status.hash)}`)}
+`,
+    );
+  }
+  return 0;
+}
+
+/**
+ * Streams Maintenance.Snapshot from `endpoint`, handing each blob but the final SHA-256 to
+ * `onBlob` with the bytes the server says remain; checks the SHA-256; resolves with the bytes
+ * written (the hash included, as etcdctl writes it).
+ */
+async function streamSnapshot(
+  endpoint: string,
+  dialTimeoutMs: number,
+  onBlob: (blob: Uint8Array, remaining: number) => void,
+): Promise<number> {
+  const conn = new Connection(endpoint, dialTimeoutMs);
+  try {
+    const session = await conn.session();
+    const sha = createHash("sha256");
+    let held: Uint8Array | null = null;
+    let total = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stream = new BidiStream<object, SnapshotResponseMsg>(
+        session,
+        endpoint,
+        "/etcdserverpb.Maintenance/Snapshot",
+        D.SnapshotRequest,
+        D.SnapshotResponse,
+        undefined,
+        {
+          onMessage: (m) => {
+            // The last blob is the hash of everything before it: hash each blob once the next arrives.
+            if (held !== null) sha.update(held);
+            held = m.blob;
+            total += m.blob.length;
+            onBlob(m.blob, m.remainingBytes);
+          },
+          onEnd: (error) => (error === null ? resolve() : reject(error)),
+        },
+      );
+      stream.send({});
+      stream.end();
+    });
+    const last = held as Uint8Array | null;
+    if (last === null || last.length !== shaBytes) {
+      throw new Error(
+        `snapshot stream from ${endpoint} did not end with a ${shaBytes}-byte SHA-256; nothing was saved`,
+      );
+    }
+    if (!sha.digest().equals(Buffer.from(last))) {
+      throw new Error(`snapshot stream from ${endpoint} failed its SHA-256 check; nothing was saved`);
+    }
+    return total;
+  } finally {
+    conn.close();
+  }
 }
 
 function onlyFile(args: AdminArgs, command: string, allowed: readonly string[]): string {
