@@ -55,7 +55,12 @@ async function call(
   msg: object,
   token?: string,
 ): Promise<Answer> {
-  const r = await rawGrpc(port, path, encodeMessage(req, msg), token === undefined ? {} : { headers: { token } });
+  const r = await rawGrpc(
+    port,
+    path,
+    encodeMessage(req, msg),
+    token === undefined ? {} : { headers: { token } },
+  );
   const first = r.messages[0];
   const decoded = first === undefined ? null : decodeMessage<Record<string, unknown>>(res, first);
   return { status: r.grpcStatus, message: r.grpcMessage, body: decoded?.ok === true ? decoded.value : {} };
@@ -66,8 +71,15 @@ const auth = (m: string, req: MessageDesc, res: MessageDesc, msg: object, token?
 const put = (key: string, token?: string, extra: object = {}) =>
   call("/etcdserverpb.KV/Put", D.PutRequest, D.PutResponse, { key: b(key), value: b("v"), ...extra }, token);
 const get = (key: string, rangeEnd: string, token?: string) =>
-  call("/etcdserverpb.KV/Range", D.RangeRequest, D.RangeResponse, { key: b(key), rangeEnd: b(rangeEnd) }, token);
-const txn = (msg: object, token?: string) => call("/etcdserverpb.KV/Txn", D.TxnRequest, D.TxnResponse, msg, token);
+  call(
+    "/etcdserverpb.KV/Range",
+    D.RangeRequest,
+    D.RangeResponse,
+    { key: b(key), rangeEnd: b(rangeEnd) },
+    token,
+  );
+const txn = (msg: object, token?: string) =>
+  call("/etcdserverpb.KV/Txn", D.TxnRequest, D.TxnResponse, msg, token);
 
 /** Asserts an answer's gRPC status and exact etcd message. */
 function refused(a: Answer, status: number, message: string): void {
@@ -95,12 +107,17 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
   // enabling: root missing, root without role, duplicates, unknown names, auth not enabled.
   const en = () => auth("AuthEnable", D.AuthEnableRequest, D.AuthEnableResponse, {});
   refused(
-    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, { name: "root", password: "x" }),
+    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, {
+      name: "root",
+      password: "x",
+    }),
     S.failedPrecondition,
     "etcdserver: authentication is not enabled",
   );
   refused(await en(), S.failedPrecondition, "etcdserver: root user does not exist");
-  await ok(auth("UserAdd", D.AuthUserAddRequest, D.AuthUserAddResponse, { name: "root", password: "rootpw" }));
+  await ok(
+    auth("UserAdd", D.AuthUserAddRequest, D.AuthUserAddResponse, { name: "root", password: "rootpw" }),
+  );
   refused(
     await auth("UserAdd", D.AuthUserAddRequest, D.AuthUserAddResponse, { name: "root", password: "x" }),
     S.failedPrecondition,
@@ -112,7 +129,12 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
     "etcdserver: user name is empty",
   );
   refused(await en(), S.failedPrecondition, "etcdserver: root user does not have root role");
-  await ok(auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, { user: "root", role: "root" }));
+  await ok(
+    auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, {
+      user: "root",
+      role: "root",
+    }),
+  );
   await ok(auth("RoleAdd", D.AuthRoleAddRequest, D.AuthRoleAddResponse, { name: "app-ro" }));
   refused(
     await auth("RoleAdd", D.AuthRoleAddRequest, D.AuthRoleAddResponse, { name: "app-ro" }),
@@ -120,24 +142,42 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
     "etcdserver: role name already exists",
   );
   refused(
-    await auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, { user: "ghost", role: "app-ro" }),
+    await auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, {
+      user: "ghost",
+      role: "app-ro",
+    }),
     S.failedPrecondition,
     "etcdserver: user name not found",
   );
   refused(
-    await auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, { user: "root", role: "nope" }),
+    await auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, {
+      user: "root",
+      role: "nope",
+    }),
     S.failedPrecondition,
     "etcdserver: role name not found",
   );
   const perm = { permType: 0, key: b("/app/"), rangeEnd: b("/app0") };
-  await ok(auth("RoleGrantPermission", D.AuthRoleGrantPermissionRequest, D.AuthRoleGrantPermissionResponse, { name: "app-ro", perm }));
+  await ok(
+    auth("RoleGrantPermission", D.AuthRoleGrantPermissionRequest, D.AuthRoleGrantPermissionResponse, {
+      name: "app-ro",
+      perm,
+    }),
+  );
   refused(
-    await auth("RoleGrantPermission", D.AuthRoleGrantPermissionRequest, D.AuthRoleGrantPermissionResponse, { name: "app-ro" }),
+    await auth("RoleGrantPermission", D.AuthRoleGrantPermissionRequest, D.AuthRoleGrantPermissionResponse, {
+      name: "app-ro",
+    }),
     S.invalidArgument,
     "etcdserver: permission not given",
   );
   await ok(auth("UserAdd", D.AuthUserAddRequest, D.AuthUserAddResponse, { name: "app", password: "apppw" }));
-  await ok(auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, { user: "app", role: "app-ro" }));
+  await ok(
+    auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, {
+      user: "app",
+      role: "app-ro",
+    }),
+  );
   await ok(en());
   const status = await auth("AuthStatus", D.AuthStatusRequest, D.AuthStatusResponse, {});
   refused(status, S.invalidArgument, "etcdserver: user name is empty");
@@ -147,9 +187,13 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
   const st = await ok(auth("AuthStatus", D.AuthStatusRequest, D.AuthStatusResponse, {}, rootToken));
   assert.equal(st.enabled, true);
   assert.equal(st.authRevision, 7);
-  const role = await ok(auth("RoleGet", D.AuthRoleGetRequest, D.AuthRoleGetResponse, { role: "app-ro" }, appToken));
+  const role = await ok(
+    auth("RoleGet", D.AuthRoleGetRequest, D.AuthRoleGetResponse, { role: "app-ro" }, appToken),
+  );
   assert.deepEqual(role.perm, [perm], "a user may read a role it holds");
-  const me = await ok(auth("UserGet", D.AuthUserGetRequest, D.AuthUserGetResponse, { name: "app" }, appToken));
+  const me = await ok(
+    auth("UserGet", D.AuthUserGetRequest, D.AuthUserGetResponse, { name: "app" }, appToken),
+  );
   assert.deepEqual(me.roles, ["app-ro"], "a user may read itself");
   refused(
     await auth("UserList", D.AuthUserListRequest, D.AuthUserListResponse, {}, appToken),
@@ -164,7 +208,13 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
     "etcdserver: invalid auth management",
   );
   refused(
-    await auth("UserRevokeRole", D.AuthUserRevokeRoleRequest, D.AuthUserRevokeRoleResponse, { name: "app", role: "x" }, rootToken),
+    await auth(
+      "UserRevokeRole",
+      D.AuthUserRevokeRoleRequest,
+      D.AuthUserRevokeRoleResponse,
+      { name: "app", role: "x" },
+      rootToken,
+    ),
     S.failedPrecondition,
     "etcdserver: role is not granted to the user",
   );
@@ -179,7 +229,9 @@ test("Auth: enabling needs root with the root role; users, roles and permissions
     S.failedPrecondition,
     "etcdserver: permission is not granted to the role",
   );
-  const rootRole = await ok(auth("RoleGet", D.AuthRoleGetRequest, D.AuthRoleGetResponse, { role: "app-ro" }, rootToken));
+  const rootRole = await ok(
+    auth("RoleGet", D.AuthRoleGetRequest, D.AuthRoleGetResponse, { role: "app-ro" }, rootToken),
+  );
   assert.equal((rootRole.perm as unknown[]).length, 1);
 });
 
@@ -188,9 +240,16 @@ test("Auth: tokens — missing, unknown, wrong password; the gateway's Authoriza
   // (Unauthenticated, so clients re-authenticate), a bad password "authentication failed", and the
   // JSON gateway's /v3/auth/authenticate and Authorization header work like the gRPC metadata.
   refused(await get("/app/a", ""), S.invalidArgument, "etcdserver: user name is empty");
-  refused(await get("/app/a", "", "abcdefghijklmnop.99999"), S.unauthenticated, "etcdserver: invalid auth token");
   refused(
-    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, { name: "app", password: "bad" }),
+    await get("/app/a", "", "abcdefghijklmnop.99999"),
+    S.unauthenticated,
+    "etcdserver: invalid auth token",
+  );
+  refused(
+    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, {
+      name: "app",
+      password: "bad",
+    }),
     S.invalidArgument,
     "etcdserver: authentication failed, invalid user ID or password",
   );
@@ -239,24 +298,38 @@ test("Auth: every compare and every op of both txn branches is checked, nested t
     S.permissionDenied,
     denied,
   );
-  refused(await txn({ ...base, failure: [{ requestRange: { key: b("/other/x") } }] }, appToken), S.permissionDenied, denied);
+  refused(
+    await txn({ ...base, failure: [{ requestRange: { key: b("/other/x") } }] }, appToken),
+    S.permissionDenied,
+    denied,
+  );
   refused(
     await txn({ ...base, compare: [{ key: b("/other/x"), target: 0, result: 0, version: 1 }] }, appToken),
     S.permissionDenied,
     denied,
   );
-  const nested = { requestTxn: { compare: [], success: [], failure: [{ requestDeleteRange: { key: b("/app/a") } }] } };
+  const nested = {
+    requestTxn: { compare: [], success: [], failure: [{ requestDeleteRange: { key: b("/app/a") } }] },
+  };
   refused(await txn({ ...base, success: [readApp, nested] }, appToken), S.permissionDenied, denied);
 });
 
 test("Auth: leases with attached keys — revoke and time-to-live need rights on every key", async () => {
   // Proves etcd's lease checks: revoking needs write on every attached key; listing them with
   // keys=true needs read on each; a put may not attach a lease holding keys it cannot write.
-  const grant = await ok(call("/etcdserverpb.Lease/LeaseGrant", D.LeaseGrantRequest, D.LeaseGrantResponse, { TTL: 60 }, rootToken));
+  const grant = await ok(
+    call("/etcdserverpb.Lease/LeaseGrant", D.LeaseGrantRequest, D.LeaseGrantResponse, { TTL: 60 }, rootToken),
+  );
   const id = Number(grant.ID);
   await ok(put("/other/leased", rootToken, { lease: id }));
   const ttl = (token: string, keys: boolean) =>
-    call("/etcdserverpb.Lease/LeaseTimeToLive", D.LeaseTimeToLiveRequest, D.LeaseTimeToLiveResponse, { ID: id, keys }, token);
+    call(
+      "/etcdserverpb.Lease/LeaseTimeToLive",
+      D.LeaseTimeToLiveRequest,
+      D.LeaseTimeToLiveResponse,
+      { ID: id, keys },
+      token,
+    );
   refused(await ttl(appToken, true), S.permissionDenied, denied);
   await ok(ttl(appToken, false));
   const revoke = (token: string) =>
@@ -264,9 +337,33 @@ test("Auth: leases with attached keys — revoke and time-to-live need rights on
   refused(await revoke(appToken), S.permissionDenied, denied);
   await ok(auth("RoleAdd", D.AuthRoleAddRequest, D.AuthRoleAddResponse, { name: "app-rw" }, rootToken));
   const rw = { permType: 2, key: b("/app/"), rangeEnd: b("/app0") };
-  await ok(auth("RoleGrantPermission", D.AuthRoleGrantPermissionRequest, D.AuthRoleGrantPermissionResponse, { name: "app-rw", perm: rw }, rootToken));
-  await ok(auth("UserAdd", D.AuthUserAddRequest, D.AuthUserAddResponse, { name: "writer", password: "wpw" }, rootToken));
-  await ok(auth("UserGrantRole", D.AuthUserGrantRoleRequest, D.AuthUserGrantRoleResponse, { user: "writer", role: "app-rw" }, rootToken));
+  await ok(
+    auth(
+      "RoleGrantPermission",
+      D.AuthRoleGrantPermissionRequest,
+      D.AuthRoleGrantPermissionResponse,
+      { name: "app-rw", perm: rw },
+      rootToken,
+    ),
+  );
+  await ok(
+    auth(
+      "UserAdd",
+      D.AuthUserAddRequest,
+      D.AuthUserAddResponse,
+      { name: "writer", password: "wpw" },
+      rootToken,
+    ),
+  );
+  await ok(
+    auth(
+      "UserGrantRole",
+      D.AuthUserGrantRoleRequest,
+      D.AuthUserGrantRoleResponse,
+      { user: "writer", role: "app-rw" },
+      rootToken,
+    ),
+  );
   const writer = await login("writer", "wpw");
   refused(await put("/app/w", writer, { lease: id }), S.permissionDenied, denied);
   await ok(put("/app/w", writer));
@@ -292,7 +389,11 @@ test("Auth: Lock, Compact and Maintenance run under the caller's rights", async 
     denied,
   );
   await ok(call("/etcdserverpb.Maintenance/Status", D.StatusRequest, D.StatusResponse, {}, rootToken));
-  refused(await call("/etcdserverpb.Maintenance/Hash", D.HashRequest, D.HashResponse, {}, writer), S.permissionDenied, denied);
+  refused(
+    await call("/etcdserverpb.Maintenance/Hash", D.HashRequest, D.HashResponse, {}, writer),
+    S.permissionDenied,
+    denied,
+  );
   await ok(call("/etcdserverpb.Cluster/MemberList", D.MemberListRequest, D.MemberListResponse, {}, writer));
 });
 
@@ -311,10 +412,21 @@ test("Auth: a permission change reaches tokens already issued; password changes 
     ),
   );
   refused(await get("/app/a", "", token), S.permissionDenied, denied);
-  await ok(auth("UserChangePassword", D.AuthUserChangePasswordRequest, D.AuthUserChangePasswordResponse, { name: "app", password: "new" }, rootToken));
+  await ok(
+    auth(
+      "UserChangePassword",
+      D.AuthUserChangePasswordRequest,
+      D.AuthUserChangePasswordResponse,
+      { name: "app", password: "new" },
+      rootToken,
+    ),
+  );
   refused(await get("/app/a", "", token), S.unauthenticated, "etcdserver: invalid auth token");
   refused(
-    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, { name: "app", password: "apppw" }),
+    await auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, {
+      name: "app",
+      password: "apppw",
+    }),
     S.invalidArgument,
     "etcdserver: authentication failed, invalid user ID or password",
   );
@@ -340,7 +452,11 @@ test("Auth: failed Authenticate calls are limited per user, and per client addre
     auth("Authenticate", D.AuthenticateRequest, D.AuthenticateResponse, { name, password });
   nowMs += 100_000;
   for (let i = 0; i < 3; i++) {
-    refused(await attempt("writer", "guess"), S.invalidArgument, "etcdserver: authentication failed, invalid user ID or password");
+    refused(
+      await attempt("writer", "guess"),
+      S.invalidArgument,
+      "etcdserver: authentication failed, invalid user ID or password",
+    );
   }
   refused(await attempt("writer", "wpw"), S.resourceExhausted, "etcdserver: too many requests");
   await ok(attempt("root", "rootpw"));
