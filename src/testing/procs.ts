@@ -68,11 +68,23 @@ export class ProcessCluster {
     schemes: { readonly client?: "http" | "https"; readonly peer?: "http" | "https" } = {},
   ): Promise<ProcessCluster> {
     const c = new ProcessCluster(mkdtempSync(join(tmpdir(), "synod-procs-")), mainJs, extraArgs, schemes);
+    // A port released by freePort may be handed out again by the next bind to port 0: never give
+    // the same port to two listeners of one cluster.
+    const taken = new Set<number>();
+    const distinctPort = async (): Promise<number> => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) {
+          taken.add(p);
+          return p;
+        }
+      }
+    };
     for (let i = 1; i <= n; i++) {
       c.members.push({
         name: `m${i}`,
-        clientPort: await freePort(),
-        peerPort: await freePort(),
+        clientPort: await distinctPort(),
+        peerPort: await distinctPort(),
         dataDir: join(c.root, `m${i}`),
         proc: null,
         log: "",
