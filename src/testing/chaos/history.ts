@@ -86,6 +86,12 @@ export interface LockHold {
   readonly acquired: number;
   /** Monotonic ns when Unlock returned (null if never / unknown). */
   readonly released: number | null;
+  /**
+   * Optional (an addition to the contract): monotonic ns when Unlock was sent, i.e. when the
+   * holder stopped relying on the lock. The lock checker ends the hold there when it is given,
+   * else at `released`; a slow Unlock answer then cannot look like two holders at once.
+   */
+  readonly releaseInvoked?: number;
   /** When the holder learned its lease expired / keepalive failed, if it did. */
   readonly leaseLostAt: number | null;
   /** The counter value read under the lock. */
