@@ -82,17 +82,13 @@ export class AuthorizedBackend implements EtcdBackend {
     return stale === null ? r : refused(stale);
   }
 
-  async #leaseKeys(id: LeaseId): Promise<BackendResult<readonly Uint8Array[]>> {
-    if (!this.caller.enabled || id === 0) return { ok: true, value: [] };
-    const r = await this.#inner.leaseTimeToLive(id, true);
-    return r.ok ? { ok: true, value: r.value.keys } : r;
-  }
-
-  /** etcd's `checkLeasePuts`: a lease may be attached or revoked only by who may write all its keys. */
-  async #leaseWritable(id: LeaseId): Promise<BackendFailure | null> {
-    const keys = await this.#leaseKeys(id);
-    if (!keys.ok) return null; // an unknown lease fails later with its own error
-    for (const k of keys.value) {
+  /**
+   * etcd's `checkLeasePuts`: a lease may be attached or revoked only by who may write all its
+   * keys (this member's view of them; an unknown lease has none and fails later on its own).
+   */
+  #leaseWritable(id: LeaseId): BackendFailure | null {
+    if (!this.caller.enabled || id === 0) return null;
+    for (const k of this.#inner.leaseKeys(id)) {
       const bad = this.#write(k, undefined);
       if (bad !== null) return bad;
     }
@@ -148,7 +144,7 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   async put(req: PutRequest) {
-    const bad = this.#putDenial(req) ?? (await this.#leaseWritable(req.lease ?? 0));
+    const bad = this.#putDenial(req) ?? this.#leaseWritable(req.lease ?? 0);
     if (bad !== null) return refused(bad);
     return this.#inner.put(req, this.caller.authRevision);
   }
@@ -162,7 +158,7 @@ export class AuthorizedBackend implements EtcdBackend {
   async txn(req: TxnRequest, opts: ReadOptions) {
     const leases = new Set<LeaseId>();
     let bad = this.#txnDenial(req, 0, leases);
-    for (const id of leases) bad ??= await this.#leaseWritable(id);
+    for (const id of leases) bad ??= this.#leaseWritable(id);
     if (bad !== null) return refused(bad);
     const r = await this.#inner.txn(req, opts, this.caller.authRevision);
     return txnReadOnly(req) ? this.#stale(r) : r;
@@ -181,7 +177,7 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   async leaseRevoke(id: LeaseId) {
-    const bad = await this.#leaseWritable(id);
+    const bad = this.#leaseWritable(id);
     if (bad !== null) return refused(bad);
     return this.#inner.leaseRevoke(id, this.caller.authRevision);
   }
@@ -202,6 +198,10 @@ export class AuthorizedBackend implements EtcdBackend {
 
   leaseLeases() {
     return this.#inner.leaseLeases();
+  }
+
+  leaseKeys(id: LeaseId): readonly Uint8Array[] {
+    return this.#inner.leaseKeys(id);
   }
 
   /** "user name is empty" when auth is on and the call names no user. */
