@@ -107,11 +107,9 @@ function registerProduced(input: RegisterInput): string | undefined {
   return input.f === "read" ? undefined : input.value;
 }
 
-/** A cas whose failure constrains the state (ok and failed) or whose effect depends on it (unknown). */
-function isConditionalCas(op: Op<RegisterInput, RegisterOutput>): boolean {
-  if (op.input.f !== "cas") return false;
-  if (op.outcome === "unknown") return true;
-  return op.outcome === "ok" && op.output?.f === "cas" && !op.output.succeeded;
+/** An ok cas that failed: a constraint "the value was not the expectation" at its point. */
+function isFailedCas(op: Op<RegisterInput, RegisterOutput>): boolean {
+  return op.input.f === "cas" && op.outcome === "ok" && op.output?.f === "cas" && !op.output.succeeded;
 }
 
 function registerAnomalies(ops: readonly Op<RegisterInput, RegisterOutput>[]): DirectAnomaly[] {
@@ -169,22 +167,33 @@ export const registerModel: Model<RegisterState, RegisterInput, RegisterOutput> 
   },
   unobserved(ops) {
     const observed = new Set<string | null>();
-    const conditional: number[] = [];
+    const produced = new Map<string, number>();
+    let firstWriteDone = Number.POSITIVE_INFINITY;
     for (const op of ops) {
       const seen = registerObserved(op);
       if (seen !== undefined) observed.add(seen);
-      // An unknown cas's expectation is a value it may have compared against: keep its writer.
+      // An unknown cas's expectation is a value it may have matched: keep that value's writer.
       if (op.input.f === "cas" && op.outcome === "unknown") observed.add(op.input.expect);
-      if (isConditionalCas(op)) conditional.push(op.id);
+      const v = registerProduced(op.input);
+      if (v !== undefined && op.outcome !== "fail") produced.set(v, (produced.get(v) ?? 0) + 1);
+      if (v !== undefined && op.outcome === "ok" && !registerModel.readOnly(op.input, op.output)) {
+        firstWriteDone = Math.min(firstWriteDone, op.complete);
+      }
     }
+    const failedCas = ops.filter(isFailedCas);
     const out = new Set<number>();
     for (const op of ops) {
-      if (op.outcome !== "unknown") continue;
       const v = registerProduced(op.input);
-      if (v === undefined || observed.has(v)) continue;
-      // Dropping a write can flip another cas's comparison; only drop when no other cas compares.
-      if (conditional.some((id) => id !== op.id)) continue;
-      out.add(op.id);
+      if (op.outcome !== "unknown" || v === undefined || observed.has(v)) continue;
+      // Without op, the state in its window is the value before it, p. A failed cas expecting
+      // p there would then succeed: block if one may come after op and p may be its expectation.
+      const blocked = failedCas.some((c) => {
+        if (c.complete < op.invoke || c.input.f !== "cas") return false;
+        const x = c.input.expect;
+        if (x === null) return firstWriteDone >= op.invoke;
+        return (produced.get(x) ?? 0) - (x === v ? 1 : 0) > 0;
+      });
+      if (!blocked) out.add(op.id);
     }
     return out;
   },
