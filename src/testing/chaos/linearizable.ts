@@ -39,7 +39,8 @@ export type { Verdict } from "./search.js";
 export interface LinearizabilityOptions {
   /** Model steps per key before its verdict is "unknown". Default 20,000,000. */
   readonly stepsMaxPerKey?: number;
-  /** Memoisation cache entries per key before its verdict is "unknown". Default 2,000,000. */
+  /** Memoisation cache entries per key before its verdict is "unknown" (bounds memory: about
+   *  50 bytes plus one bit per op of the key each). Default 1,000,000. */
   readonly cacheEntriesMax?: number;
   /** Wall-clock budget for checking all keys, in ms (shrinking not included). Default 60,000. */
   readonly timeMsMax?: number;
@@ -82,7 +83,7 @@ export interface LinearizabilityResult<I, O> {
 
 const defaults = {
   stepsMaxPerKey: 20_000_000,
-  cacheEntriesMax: 2_000_000,
+  cacheEntriesMax: 1_000_000,
   timeMsMax: 60_000,
   shrinkStepsMax: 2_000_000,
   shrinkTimeMsMax: 10_000,

@@ -73,38 +73,59 @@ function relink(l: Links, node: number): void {
 }
 
 interface CacheEntry<S> {
-  readonly bits: Uint32Array;
+  /** Offset of the entry's bitset in the pool. */
+  readonly at: number;
   readonly state: S;
   readonly restricted: boolean;
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Memoisation cache of explored configurations (linearized set, state, whether the next op is
- *  restricted), bucketed by a combined hash. */
+/**
+ * Memoisation cache of explored configurations (linearized set, state, whether the next op is
+ * restricted), bucketed by a combined hash. The bitsets live in one growing pool: a typed array
+ * per entry would cost more in overhead than in bits.
+ */
 class Cache<S> {
   readonly #buckets = new Map<number, CacheEntry<S>[]>();
   readonly #equal: (a: S, b: S) => boolean;
+  readonly #words: number;
+  #pool: Uint32Array;
   size = 0;
-  constructor(equal: (a: S, b: S) => boolean) {
+  constructor(equal: (a: S, b: S) => boolean, words: number) {
     this.#equal = equal;
+    this.#words = words;
+    this.#pool = new Uint32Array(Math.max(1024, words * 64));
   }
+
+  #same(at: number, bits: Uint32Array): boolean {
+    for (let i = 0; i < this.#words; i++) if (this.#pool[at + i] !== bits[i]) return false;
+    return true;
+  }
+
+  #store(bits: Uint32Array): number {
+    const at = this.size * this.#words;
+    if (at + this.#words > this.#pool.length) {
+      const grown = new Uint32Array(this.#pool.length * 2);
+      grown.set(this.#pool);
+      this.#pool = grown;
+    }
+    this.#pool.set(bits, at);
+    this.size++;
+    return at;
+  }
+
   /** Adds the configuration; false if it was already there. */
   add(hash: number, bits: Uint32Array, state: S, restricted: boolean): boolean {
-    const bucket = this.#buckets.get(hash);
+    let bucket = this.#buckets.get(hash);
     if (bucket === undefined) {
-      this.#buckets.set(hash, [{ bits: bits.slice(), state, restricted }]);
+      bucket = [];
+      this.#buckets.set(hash, bucket);
     } else {
       for (const e of bucket) {
-        if (e.restricted === restricted && sameBits(e.bits, bits) && this.#equal(e.state, state))
+        if (e.restricted === restricted && this.#same(e.at, bits) && this.#equal(e.state, state))
           return false;
       }
-      bucket.push({ bits: bits.slice(), state, restricted });
     }
-    this.size++;
+    bucket.push({ at: this.#store(bits), state, restricted });
     return true;
   }
 }
@@ -150,7 +171,7 @@ class Search<S, I, O> {
     this.#links = buildLinks(ops, completes);
     this.#bits = new Uint32Array((ops.length + 31) >>> 5);
     this.#opHash = ops.map((_, i) => mix32(i + 0x3c6ef372));
-    this.#cache = new Cache<S>(model.equal);
+    this.#cache = new Cache<S>(model.equal, this.#bits.length);
     this.#remaining = this.#required.filter((r) => r).length;
     this.#state = model.init();
     this.#node = this.#links.next[0] ?? -1;
