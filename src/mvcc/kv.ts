@@ -291,8 +291,10 @@ export class Kv {
       const keyLen = h.keyLen(slot);
       const valLen = h.valLen(slot);
       fresh.appendPair(this.arena.view(h.chunk(slot), h.offset(slot), keyLen + valLen), EMPTY_BYTES);
-      h.setBytes(slot, fresh.lastChunk, fresh.lastOffset, keyLen, valLen);
+      // The key index finds the entry by hashing the head's key bytes, read through the slot's
+      // position in the current arena: update the index before the slot points into `fresh`.
       if (this.keys.head[h.keyId(slot)] === slot) this.keys.setHead(h.keyId(slot), slot, fresh.lastPacked);
+      h.setBytes(slot, fresh.lastChunk, fresh.lastOffset, keyLen, valLen);
     }
     this.arena = fresh;
   }
