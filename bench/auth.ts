@@ -2,6 +2,8 @@
 // Put throughput with auth off and on (a token on every request, permission checks, the
 // auth-revision guard on every write), alternating off/on rounds so load on the machine affects
 // both alike:
+//   0. the checks alone: identify the caller (token lookup) and Put through the checking backend
+//      into a LocalBackend, no transport, CPU time per Put (stable on a busy machine);
 //   1. in process: one EtcdApiServer over a LocalBackend (the API layer's own cost);
 //   2. a real three-member cluster (`dist/src/cli/main.js`, run from the repo root), through the log.
 // The client is a raw HTTP/2 connection with BENCH_INFLIGHT concurrent unary Puts (default 64),
@@ -9,11 +11,14 @@
 // the permission check is a real interval lookup, not the root shortcut.
 import http2 from "node:http2";
 import { join } from "node:path";
+import { AuthGate } from "../src/api/etcd/auth/gate.js";
 import { frameMessage } from "../src/api/etcd/grpc/frames.js";
+import type { CallContext } from "../src/api/etcd/grpc/server.js";
 import { LocalBackend } from "../src/api/etcd/local.js";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../src/api/etcd/proto/codec.js";
 import { D } from "../src/api/etcd/proto/messages.js";
 import { EtcdApiServer } from "../src/api/etcd/server.js";
+import { ServiceContext } from "../src/api/etcd/services/context.js";
 import { ProcessCluster, waitFor } from "../src/testing/procs.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -218,6 +223,63 @@ async function cluster(): Promise<void> {
   }
 }
 
+/** CPU microseconds per Put through `ServiceContext.backendFor` (caller lookup, checks, guard). */
+async function checksAlone(): Promise<void> {
+  const backend = new LocalBackend({ timers: false });
+  const gate = new AuthGate(backend, { bcryptCost: 4 });
+  const sc = new ServiceContext(backend, 1 << 20, gate);
+  const value = new Uint8Array(100);
+  const n = 100_000;
+  const run = async (ctx: CallContext): Promise<number> => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const b = await sc.backendFor(ctx);
+      const r = await b.put({ key: enc.encode(`/app/bench/${i % 1000}`), value });
+      if (!r.ok) throw new Error(r.error.code);
+      if (i % 1000 === 0) backend.store.compact(backend.store.currentRevision);
+    }
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / n;
+  };
+  const signal = new AbortController().signal;
+  const anonymous: CallContext = { signal, metadata: {}, requestBytes: 0 };
+  const perm = { type: "readwrite", key: enc.encode("/app/"), rangeEnd: enc.encode("/app0") } as const;
+  for (const [i, request] of [
+    { type: "userAdd", name: "root", passwordHash: "x", noPassword: false },
+    { type: "userGrantRole", user: "root", role: "root" },
+    { type: "roleAdd", name: "app" },
+    { type: "roleGrantPermission", name: "app", permission: perm },
+    { type: "userAdd", name: "writer", passwordHash: "x", noPassword: false },
+    { type: "userGrantRole", user: "writer", role: "app" },
+  ].entries()) {
+    backend.store.applyAuth(request as Parameters<typeof backend.store.applyAuth>[0], i + 1);
+  }
+  const offUs: number[] = [];
+  const onUs: number[] = [];
+  for (let r = 0; r < rounds + 1; r++) {
+    backend.store.applyAuth({ type: "authDisable" }, 100 + r * 3);
+    const off = await run(anonymous);
+    backend.store.applyAuth({ type: "authEnable" }, 101 + r * 3);
+    const token = backend.store.applyAuth(
+      { type: "authenticate", name: "writer", tokenPrefix: "benchbenchbenchb" },
+      102 + r * 3,
+    );
+    if (!token.ok) throw new Error(token.error.code);
+    const on = await run({ signal, metadata: { token: token.value.token }, requestBytes: 0 });
+    if (r > 0) {
+      offUs.push(off);
+      onUs.push(on);
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(
+    `${"checks alone (no transport)".padEnd(28)} auth off ${mean(offUs).toFixed(2)} µs/put   auth on ${mean(onUs).toFixed(2)} µs/put   added ${(mean(onUs) - mean(offUs)).toFixed(2)} µs (CPU)`,
+  );
+  gate.close();
+  backend.close();
+}
+
 console.log(`put throughput, ${inflight} in flight, ${seconds} s per round, ${rounds} rounds each`);
+await checksAlone();
 await inProcess();
 await cluster();
