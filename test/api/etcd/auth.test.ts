@@ -3,6 +3,7 @@
 // leases with attached keys, Lock, Maintenance as root only, token expiry and brute-force limits.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError } from "etcd3";
 import { AuthGate } from "../../../src/api/etcd/auth/gate.js";
 import { GrpcStatus } from "../../../src/api/etcd/grpc/status.js";
 import { LocalBackend } from "../../../src/api/etcd/local.js";
@@ -395,6 +396,26 @@ test("Auth: Lock, Compact and Maintenance run under the caller's rights", async 
     denied,
   );
   await ok(call("/etcdserverpb.Cluster/MemberList", D.MemberListRequest, D.MemberListResponse, {}, writer));
+});
+
+test("Auth: npm etcd3 with a user and password — one token for every call, etcd's error classes", async () => {
+  // Proves an off-the-shelf client works unchanged: it authenticates once, sends the token on
+  // each call, and maps Synod's refusals to its typed errors by etcd's texts.
+  const etcd = new Etcd3({ hosts: `127.0.0.1:${port}`, auth: { username: "writer", password: "wpw" } });
+  try {
+    await etcd.put("/app/npm").value("1");
+    assert.equal(await etcd.get("/app/npm").string(), "1");
+    await assert.rejects(async () => etcd.put("/other/npm").value("x"), EtcdPermissionDeniedError);
+    await assert.rejects(etcd.get("/other/b").string(), EtcdPermissionDeniedError);
+  } finally {
+    etcd.close();
+  }
+  const wrong = new Etcd3({ hosts: `127.0.0.1:${port}`, auth: { username: "writer", password: "nope" } });
+  try {
+    await assert.rejects(wrong.get("/app/npm").string(), EtcdAuthenticationFailedError);
+  } finally {
+    wrong.close();
+  }
 });
 
 test("Auth: a permission change reaches tokens already issued; password changes revoke tokens", async () => {
