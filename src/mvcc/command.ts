@@ -35,16 +35,22 @@ export interface CommandEnvelope {
   readonly requestId: number;
   readonly command: Command;
   /**
-   * The auth revision the API layer checked the request's permissions at (0: auth was disabled);
-   * absent for the server's own commands (lease expiry, compaction, checkpoints), which are not
-   * checked. See `AuthStore.checkGuard`.
+   * What the API layer checked the request's permissions for: the auth revision (0: auth was
+   * disabled) and the user ("" for none). Absent for the server's own commands (lease expiry,
+   * compaction, checkpoints), which are not checked. See `MvccStore.checkWriteAuth`.
    */
-  readonly authRevision?: number;
+  readonly auth?: WriteAuth;
+}
+
+/** The identity and auth revision a write was checked with by the API layer. */
+export interface WriteAuth {
+  readonly revision: number;
+  readonly user: string;
 }
 
 /** The command encoding version written by {@link encodeCommand} for unchecked commands. */
 export const commandVersion = 1;
-/** The version written for commands that carry an auth revision (version 1 plus that field). */
+/** The version written for commands that carry {@link WriteAuth} (version 1 plus those fields). */
 export const commandVersionAuth = 2;
 /** Deepest txn nesting the decoder accepts. */
 export const txnDepthMax = 64;
@@ -107,15 +113,18 @@ const bytesMax = 64 * 1024 * 1024;
 
 /**
  * Encodes a command (documented byte by byte in docs/mvcc.md): version 1 is
- * `u8 1, uvarint requestId, u8 commandType, payload`; a command with an auth revision is version 2,
- * `u8 2, uvarint requestId, uvarint authRevision, u8 commandType, payload`. Enum values use etcd's
- * proto numbers.
+ * `u8 1, uvarint requestId, u8 commandType, payload`; a command with {@link WriteAuth} is version 2,
+ * `u8 2, uvarint requestId, uvarint authRevision, bytes user, u8 commandType, payload`. Enum values
+ * use etcd's proto numbers.
  */
 export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
   const w = new Writer();
-  w.u8(envelope.authRevision === undefined ? commandVersion : commandVersionAuth);
+  w.u8(envelope.auth === undefined ? commandVersion : commandVersionAuth);
   w.uvarint(envelope.requestId);
-  if (envelope.authRevision !== undefined) w.uvarint(envelope.authRevision);
+  if (envelope.auth !== undefined) {
+    w.uvarint(envelope.auth.revision);
+    writeString(w, envelope.auth.user);
+  }
   const cmd = envelope.command;
   w.u8(commandTypes.indexOf(cmd.type) + 1);
   switch (cmd.type) {
@@ -169,12 +178,12 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope | string {
       return `unknown command encoding version ${version}`;
     }
     const requestId = r.uvarint();
-    const authRevision = version === commandVersionAuth ? r.uvarint() : undefined;
+    const auth = version === commandVersionAuth ? { revision: r.uvarint(), user: readString(r) } : undefined;
     const type = commandTypes[r.u8() - 1];
     if (type === undefined) return `unknown command type ${data[r.pos - 1]}`;
     const command = readCommand(r, type);
     if (r.remaining !== 0) return `${r.remaining} trailing bytes after the command`;
-    return authRevision === undefined ? { requestId, command } : { requestId, command, authRevision };
+    return auth === undefined ? { requestId, command } : { requestId, command, auth };
   } catch (e) {
     if (e instanceof CodecError) return `malformed command: ${e.message}`;
     throw e;

@@ -42,6 +42,7 @@ export {
   decodeCommand,
   encodeCommand,
   txnDepthMax,
+  type WriteAuth,
 } from "./command.js";
 export {
   type MvccErrorCode,

@@ -1,8 +1,8 @@
 import { assert } from "../lib/assert.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import { type AuthCommand, AuthStore } from "./auth.js";
-import { binaryToBytes } from "./bytes.js";
-import { type Command, decodeCommand } from "./command.js";
+import { binaryToBytes, EMPTY_BYTES } from "./bytes.js";
+import { type Command, decodeCommand, txnDepthMax, type WriteAuth } from "./command.js";
 import { fail, failure, MvccErrorCode, type MvccFailure, type MvccResult, ok } from "./errors.js";
 import { hashKv } from "./hash.js";
 import { Kv } from "./kv.js";
@@ -157,10 +157,9 @@ export class MvccStore {
       );
       return { type: "command", requestId: decoded.requestId, result: fail(bad) };
     }
-    if (decoded.authRevision !== undefined) {
-      // The API layer checked this request's permissions at that auth revision (see auth.ts).
-      const stale = this.auth.checkGuard(decoded.authRevision);
-      if (stale !== null) return { type: "command", requestId: decoded.requestId, result: fail(stale) };
+    if (decoded.auth !== undefined) {
+      const refused = this.checkWriteAuth(decoded.command, decoded.auth);
+      if (refused !== null) return { type: "command", requestId: decoded.requestId, result: fail(refused) };
     }
     return { type: "command", requestId: decoded.requestId, result: this.apply(decoded.command) };
   }
@@ -194,6 +193,30 @@ export class MvccStore {
       case "auth":
         return wrap("auth", this.applyAuth(cmd.request, index));
     }
+  }
+
+  /**
+   * The apply-time half of the API layer's permission checks for `cmd` (null: it may apply).
+   * First the auth revision must be the one the request was checked at (`AuthStore.checkGuard`),
+   * so every permission decision still holds. Then, as etcd's `checkLeasePuts` at apply: the
+   * user must still be allowed to write every key now attached to a lease the command revokes or
+   * attaches (Put, or a Put in either Txn branch), since keys may have been attached since.
+   */
+  checkWriteAuth(cmd: Command, auth: WriteAuth): MvccFailure | null {
+    const stale = this.auth.checkGuard(auth.revision);
+    if (stale !== null || !this.auth.enabled || this.auth.isRoot(auth.user)) return stale;
+    for (const id of leasesTouched(cmd)) {
+      for (const key of this.lessor.lookup(id)?.keys ?? []) {
+        if (auth.user === "") return failure(MvccErrorCode.authUserEmpty, "a lease write needs a user");
+        if (!this.auth.isPermitted(auth.user, binaryToBytes(key), EMPTY_BYTES, "write")) {
+          return failure(
+            MvccErrorCode.authPermissionDenied,
+            `user '${auth.user}' may not write a key of lease ${id}`,
+          );
+        }
+      }
+    }
+    return null;
   }
 
   /** Applies an auth command (users, roles, permissions, enable/disable, authenticate) at log `index`. */
@@ -474,6 +497,30 @@ export class MvccStore {
     }
     return null;
   }
+}
+
+/** The leases a command revokes or attaches keys to (puts in both txn branches, nested). */
+function leasesTouched(cmd: Command): LeaseId[] {
+  switch (cmd.type) {
+    case "leaseRevoke":
+      return [cmd.id];
+    case "put":
+      return (cmd.request.lease ?? 0) === 0 ? [] : [cmd.request.lease ?? 0];
+    case "txn":
+      return txnLeases(cmd.request, 0);
+    default:
+      return [];
+  }
+}
+
+function txnLeases(req: TxnRequest, depth: number): LeaseId[] {
+  const out: LeaseId[] = [];
+  if (depth > txnDepthMax) return out;
+  for (const op of [...req.success, ...req.failure]) {
+    if (op.type === "put" && (op.request.lease ?? 0) !== 0) out.push(op.request.lease ?? 0);
+    else if (op.type === "txn") out.push(...txnLeases(op.request, depth + 1));
+  }
+  return out;
 }
 
 function wrap<K extends CommandResponse["type"], T>(

@@ -13,6 +13,7 @@ import {
   type MvccResult,
   MvccStore,
   type MvccStoreOptions,
+  type WriteAuth,
 } from "../mvcc/mod.js";
 import { decodeConfChange } from "../raft/codec.js";
 import { RawNode, type Ready } from "../raft/rawnode.js";
@@ -274,13 +275,13 @@ export class Member {
    * Replicates `command` and resolves with its result (a value, or the state machine's expected
    * failure such as a compacted revision) once applied on this member. Rejects with a
    * {@link SynodError}: `SYNOD_NO_LEADER`, `SYNOD_REQUEST_TIMEOUT` after `requestTimeoutMs` (the
-   * outcome is then unknown), or `SYNOD_MEMBER_STOPPED`. `authRevision`: the auth revision the API
-   * layer checked the request's permissions at (see `AuthStore.checkGuard`); omitted for the
+   * outcome is then unknown), or `SYNOD_MEMBER_STOPPED`. `auth`: the user and auth revision the API
+   * layer checked the request's permissions with (see `MvccStore.checkWriteAuth`); omitted for the
    * server's own commands.
    */
-  propose(command: Command, authRevision?: number): Promise<MvccResult<CommandResponse>> {
+  propose(command: Command, auth?: WriteAuth): Promise<MvccResult<CommandResponse>> {
     const requestId = this.#nextRequest++;
-    const envelope = authRevision === undefined ? { requestId, command } : { requestId, command, authRevision };
+    const envelope = auth === undefined ? { requestId, command } : { requestId, command, auth };
     const data = wrapCommand(this.id, encodeCommand(envelope));
     return new Promise((resolve, reject) => {
       if (this.#stopped) return reject(stoppedError());

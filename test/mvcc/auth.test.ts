@@ -218,7 +218,9 @@ test("MvccStore.applyEntry: a guarded write applies only at the auth revision it
     s.applyEntry(
       index++,
       encodeCommand(
-        authRevision === undefined ? { requestId: 1, command } : { requestId: 1, command, authRevision },
+        authRevision === undefined
+          ? { requestId: 1, command }
+          : { requestId: 1, command, auth: { revision: authRevision, user: "root" } },
       ),
     );
   for (const c of [
@@ -255,8 +257,52 @@ test("MvccStore.applyEntry: a guarded write applies only at the auth revision it
   });
 });
 
+test("MvccStore.checkWriteAuth: lease keys are re-checked at apply, for revokes and for puts that attach", () => {
+  // Proves etcd's apply-time checkLeasePuts: a key attached to a lease after the API layer checked
+  // a revoke (or a put attaching that lease, also inside either txn branch) is checked again, so a
+  // user cannot delete or extend a key it may not write; root may.
+  const s = new MvccStore();
+  for (const [i, request] of [
+    { type: "userAdd", name: "root", passwordHash: "h", noPassword: false },
+    { type: "userGrantRole", user: "root", role: "root" },
+    { type: "roleAdd", name: "app" },
+    {
+      type: "roleGrantPermission",
+      name: "app",
+      permission: { type: "readwrite", key: b("/app/"), rangeEnd: b("/app0") },
+    },
+    { type: "userAdd", name: "w", passwordHash: "h", noPassword: false },
+    { type: "userGrantRole", user: "w", role: "app" },
+    { type: "authEnable" },
+  ].entries()) {
+    must(s.applyAuth(request as AuthCommand, i + 1));
+  }
+  const id = must(s.leaseGrant({ id: 0, ttl: 60 })).id;
+  must(s.put({ key: b("/app/mine"), value: b("1"), lease: id }));
+  const asW = { revision: s.auth.revision, user: "w" };
+  const revoke: Command = { type: "leaseRevoke", id };
+  assert.equal(s.checkWriteAuth(revoke, asW), null, "only keys it may write so far");
+  must(s.put({ key: b("/secret"), value: b("s"), lease: id }));
+  assert.equal(s.checkWriteAuth(revoke, asW)?.code, E.authPermissionDenied);
+  const attach: Command = { type: "put", request: { key: b("/app/x"), value: b("2"), lease: id } };
+  assert.equal(s.checkWriteAuth(attach, asW)?.code, E.authPermissionDenied);
+  const nestedPut = { type: "put", request: { key: b("/app/y"), lease: id } } as const;
+  const inTxn: Command = {
+    type: "txn",
+    request: {
+      compare: [],
+      success: [],
+      failure: [{ type: "txn", request: { compare: [], success: [nestedPut], failure: [] } }],
+    },
+  };
+  assert.equal(s.checkWriteAuth(inTxn, asW)?.code, E.authPermissionDenied);
+  assert.equal(s.checkWriteAuth({ type: "put", request: { key: b("/app/z"), value: b("3") } }, asW), null);
+  assert.equal(s.checkWriteAuth(revoke, { revision: s.auth.revision, user: "" })?.code, E.authUserEmpty);
+  assert.equal(s.checkWriteAuth(revoke, { revision: s.auth.revision, user: "root" }), null);
+});
+
 test("encodeCommand/decodeCommand: auth commands and the auth revision round-trip", () => {
-  // Proves the version-2 envelope carries the auth revision and every auth command's fields.
+  // Proves the version-2 envelope carries the user and auth revision and every auth command's fields.
   const cmds: AuthCommand[] = [
     { type: "authEnable" },
     { type: "authDisable" },
@@ -272,7 +318,11 @@ test("encodeCommand/decodeCommand: auth commands and the auth revision round-tri
     { type: "roleRevokePermission", name: "r", key: b("a"), rangeEnd: new Uint8Array([0xff, 0]) },
   ];
   for (const [i, request] of cmds.entries()) {
-    const envelope = { requestId: i, command: { type: "auth", request } as Command, authRevision: i * 7 };
+    const envelope = {
+      requestId: i,
+      command: { type: "auth", request } as Command,
+      auth: { revision: i * 7, user: `user-${i}` },
+    };
     const data = encodeCommand(envelope);
     assert.equal(data[0], 2, "version byte");
     assert.deepEqual(decodeCommand(data), envelope, request.type);

@@ -35,6 +35,7 @@ import type {
   TxnRequest,
   TxnResponse,
   WatchHub,
+  WriteAuth,
 } from "../../mvcc/mod.js";
 
 /**
@@ -180,31 +181,32 @@ export interface ReadOptions {
  * What the etcd API layer needs from the member it runs on. Revisions, TTLs and lease ids are
  * numbers (see `src/mvcc/types.ts`); member and cluster ids are `bigint` (uint64 on the wire).
  *
- * `authRevision` on a write: the auth revision at which the API layer checked the caller's
- * permissions (0 = auth was disabled then). The write applies only if the auth state has not
- * changed since (`AuthStore.checkGuard`); omitted, the write is not checked (the server's own).
+ * `auth` on a write: the user and auth revision the API layer checked the caller's permissions
+ * with (revision 0 = auth was disabled then). The write applies only if the auth state has not
+ * changed since and the user may still write the keys of leases it touches
+ * (`MvccStore.checkWriteAuth`); omitted, the write is not checked (the server's own).
  */
 export interface EtcdBackend {
   // KV
   /** Range; linearizable unless `serializable`. */
   range(req: RangeRequest, opts: ReadOptions): Promise<BackendResult<RangeResponse>>;
-  put(req: PutRequest, authRevision?: number): Promise<BackendResult<PutResponse>>;
-  deleteRange(req: DeleteRangeRequest, authRevision?: number): Promise<BackendResult<DeleteRangeResponse>>;
+  put(req: PutRequest, auth?: WriteAuth): Promise<BackendResult<PutResponse>>;
+  deleteRange(req: DeleteRangeRequest, auth?: WriteAuth): Promise<BackendResult<DeleteRangeResponse>>;
   /**
    * Txn; `serializable` only applies to read-only txns whose ranges are all serializable. A
-   * read-only txn is served locally and ignores `authRevision` (the caller re-checks the revision).
+   * read-only txn is served locally and ignores `auth` (the caller re-checks the revision).
    */
-  txn(req: TxnRequest, opts: ReadOptions, authRevision?: number): Promise<BackendResult<TxnResponse>>;
+  txn(req: TxnRequest, opts: ReadOptions, auth?: WriteAuth): Promise<BackendResult<TxnResponse>>;
   /** Compact; with `physical` the promise resolves once the compaction is done locally. */
   compact(
     revision: Revision,
     opts: { readonly physical: boolean },
-    authRevision?: number,
+    auth?: WriteAuth,
   ): Promise<BackendResult<CompactResponse>>;
 
   // Lease
   leaseGrant(req: LeaseGrantRequest): Promise<BackendResult<LeaseGrantResponse>>;
-  leaseRevoke(id: LeaseId, authRevision?: number): Promise<BackendResult<LeaseRevokeResponse>>;
+  leaseRevoke(id: LeaseId, auth?: WriteAuth): Promise<BackendResult<LeaseRevokeResponse>>;
   /** Renews on the leader (forwarded there by followers); TTL 0 for an unknown or expired lease. */
   leaseKeepAlive(id: LeaseId): Promise<BackendResult<LeaseKeepAliveResponse>>;
   /** TTL -1 for an unknown lease. */
@@ -233,7 +235,7 @@ export interface EtcdBackend {
   /** Whether this member currently knows a leader (`hasleader` metadata, /health). */
   hasLeader(): boolean;
   status(): Promise<BackendResult<MemberStatus>>;
-  alarm(req: AlarmRequest, authRevision?: number): Promise<BackendResult<AlarmResponse>>;
+  alarm(req: AlarmRequest, auth?: WriteAuth): Promise<BackendResult<AlarmResponse>>;
   hash(): Promise<BackendResult<HashResult>>;
   hashKv(revision: Revision): Promise<BackendResult<HashKvResponse>>;
   memberList(opts: { readonly linearizable: boolean }): Promise<BackendResult<MembershipResult>>;
@@ -255,10 +257,10 @@ export interface EtcdBackend {
    */
   authStore(): AuthStore;
   /**
-   * Proposes an auth change, or an Authenticate's token, through the log (checked at
-   * `authRevision`, see above) and resolves once applied on this member.
+   * Proposes an auth change, or an Authenticate's token, through the log (checked with `auth`,
+   * see above) and resolves once applied on this member.
    */
-  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>>;
+  auth(command: AuthCommand, auth: WriteAuth): Promise<BackendResult<AuthResponse>>;
   /** Resolves once this member has applied everything committed before the call (ReadIndex). */
   readBarrier(): Promise<BackendResult<void>>;
 }

@@ -3,6 +3,7 @@ import {
   type AuthCommand,
   type AuthResponse,
   type AuthStore,
+  type Command,
   encodeSnapshot,
   type LeaseGrantRequest,
   type LeaseId,
@@ -11,6 +12,7 @@ import {
   MvccStore,
   type Revision,
   type WatchHub,
+  type WriteAuth,
 } from "../../mvcc/mod.js";
 import type {
   BackendResult,
@@ -111,28 +113,28 @@ export class LocalBackend implements EtcdBackend {
     return done(this.store.range(req));
   }
 
-  put(req: Parameters<EtcdBackend["put"]>[0], authRevision?: number) {
-    return this.#guarded(authRevision, () => this.store.put(req));
+  put(request: Parameters<EtcdBackend["put"]>[0], auth?: WriteAuth) {
+    return this.#guarded({ type: "put", request }, auth, () => this.store.put(request));
   }
 
-  deleteRange(req: Parameters<EtcdBackend["deleteRange"]>[0], authRevision?: number) {
-    return this.#guarded(authRevision, () => this.store.deleteRange(req));
+  deleteRange(request: Parameters<EtcdBackend["deleteRange"]>[0], auth?: WriteAuth) {
+    return this.#guarded({ type: "deleteRange", request }, auth, () => this.store.deleteRange(request));
   }
 
-  txn(req: Parameters<EtcdBackend["txn"]>[0], _opts: ReadOptions, authRevision?: number) {
-    return this.#guarded(authRevision, () => this.store.txn(req));
+  txn(request: Parameters<EtcdBackend["txn"]>[0], _opts: ReadOptions, auth?: WriteAuth) {
+    return this.#guarded({ type: "txn", request }, auth, () => this.store.txn(request));
   }
 
-  compact(revision: Revision, _opts: { readonly physical: boolean }, authRevision?: number) {
-    return this.#guarded(authRevision, () => this.store.compact(revision));
+  compact(revision: Revision, _opts: { readonly physical: boolean }, auth?: WriteAuth) {
+    return this.#guarded({ type: "compact", revision }, auth, () => this.store.compact(revision));
   }
 
   leaseGrant(req: LeaseGrantRequest) {
     return this.#write(this.store.leaseGrant(req));
   }
 
-  leaseRevoke(id: LeaseId, authRevision?: number) {
-    return this.#guarded(authRevision, () => this.store.leaseRevoke(id));
+  leaseRevoke(id: LeaseId, auth?: WriteAuth) {
+    return this.#guarded({ type: "leaseRevoke", id }, auth, () => this.store.leaseRevoke(id));
   }
 
   leaseKeepAlive(id: LeaseId) {
@@ -200,9 +202,9 @@ export class LocalBackend implements EtcdBackend {
     );
   }
 
-  alarm(req: AlarmRequest, authRevision?: number) {
-    if (req.action === "get") return done(this.store.alarm(req));
-    return this.#guarded(authRevision, () => this.store.alarm(req));
+  alarm(request: AlarmRequest, auth?: WriteAuth) {
+    if (request.action === "get") return done(this.store.alarm(request));
+    return this.#guarded({ type: "alarm", request }, auth, () => this.store.alarm(request));
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -232,19 +234,26 @@ export class LocalBackend implements EtcdBackend {
     return this.store.auth;
   }
 
-  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>> {
+  auth(command: AuthCommand, auth: WriteAuth): Promise<BackendResult<AuthResponse>> {
     // Each auth command counts as one applied entry; its index names the token it may mint.
-    return this.#guarded(authRevision, () => this.store.applyAuth(command, this.#appliedIndex + 1));
+    const request = command;
+    return this.#guarded({ type: "auth", request }, auth, () =>
+      this.store.applyAuth(command, this.#appliedIndex + 1),
+    );
   }
 
   readBarrier(): Promise<BackendResult<void>> {
     return Promise.resolve(ok(undefined));
   }
 
-  /** A write checked at `authRevision` (see `EtcdBackend`): refused if the auth state moved since. */
-  #guarded<T>(authRevision: number | undefined, run: () => MvccResult<T>): Promise<BackendResult<T>> {
-    const stale = authRevision === undefined ? null : this.store.auth.checkGuard(authRevision);
-    return this.#write(stale === null ? run() : { ok: false, error: stale });
+  /** A write checked with `auth` (see `EtcdBackend`): refused as the log path would refuse it. */
+  #guarded<T>(
+    cmd: Command,
+    auth: WriteAuth | undefined,
+    run: () => MvccResult<T>,
+  ): Promise<BackendResult<T>> {
+    const refused = auth === undefined ? null : this.store.checkWriteAuth(cmd, auth);
+    return this.#write(refused === null ? run() : { ok: false, error: refused });
   }
 
   #write<T>(r: MvccResult<T>): Promise<BackendResult<T>> {

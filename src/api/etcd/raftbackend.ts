@@ -17,6 +17,7 @@ import type {
   Revision,
   TxnRequest,
   WatchHub,
+  WriteAuth,
 } from "../../mvcc/mod.js";
 import { ConfChangeType, NONE } from "../../raft/types.js";
 import type { MemberInfo } from "../../server/envelope.js";
@@ -105,25 +106,25 @@ export class RaftBackend implements EtcdBackend {
     return this.member.store.range(req);
   }
 
-  put(req: PutRequest, authRevision?: number) {
-    return this.#write({ type: "put", request: req }, "put", authRevision);
+  put(req: PutRequest, auth?: WriteAuth) {
+    return this.#write({ type: "put", request: req }, "put", auth);
   }
 
-  deleteRange(req: DeleteRangeRequest, authRevision?: number) {
-    return this.#write({ type: "deleteRange", request: req }, "deleteRange", authRevision);
+  deleteRange(req: DeleteRangeRequest, auth?: WriteAuth) {
+    return this.#write({ type: "deleteRange", request: req }, "deleteRange", auth);
   }
 
-  async txn(req: TxnRequest, opts: ReadOptions, authRevision?: number) {
+  async txn(req: TxnRequest, opts: ReadOptions, auth?: WriteAuth) {
     if (readOnlyTxn(req)) {
       const barrier = await this.#readBarrier(opts);
       if (barrier !== null) return barrier;
       return this.member.store.txn(req);
     }
-    return this.#write({ type: "txn", request: req }, "txn", authRevision);
+    return this.#write({ type: "txn", request: req }, "txn", auth);
   }
 
-  compact(revision: Revision, _opts: { readonly physical: boolean }, authRevision?: number) {
-    return this.#write({ type: "compact", revision }, "compact", authRevision);
+  compact(revision: Revision, _opts: { readonly physical: boolean }, auth?: WriteAuth) {
+    return this.#write({ type: "compact", revision }, "compact", auth);
   }
 
   // ------------------------------------------------------------------ leases
@@ -132,8 +133,8 @@ export class RaftBackend implements EtcdBackend {
     return this.#write({ type: "leaseGrant", request: req }, "leaseGrant");
   }
 
-  leaseRevoke(id: LeaseId, authRevision?: number) {
-    return this.#write({ type: "leaseRevoke", id }, "leaseRevoke", authRevision);
+  leaseRevoke(id: LeaseId, auth?: WriteAuth) {
+    return this.#write({ type: "leaseRevoke", id }, "leaseRevoke", auth);
   }
 
   async leaseKeepAlive(id: LeaseId): Promise<BackendResult<LeaseKeepAliveResponse>> {
@@ -223,9 +224,9 @@ export class RaftBackend implements EtcdBackend {
     );
   }
 
-  alarm(req: AlarmRequest, authRevision?: number) {
+  alarm(req: AlarmRequest, auth?: WriteAuth) {
     if (req.action === "get") return Promise.resolve(this.member.store.alarm(req));
-    return this.#write({ type: "alarm", request: req }, "alarm", authRevision);
+    return this.#write({ type: "alarm", request: req }, "alarm", auth);
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -320,8 +321,8 @@ export class RaftBackend implements EtcdBackend {
     return this.member.store.auth;
   }
 
-  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>> {
-    return this.#write({ type: "auth", request: command }, "auth", authRevision);
+  auth(command: AuthCommand, auth: WriteAuth): Promise<BackendResult<AuthResponse>> {
+    return this.#write({ type: "auth", request: command }, "auth", auth);
   }
 
   async readBarrier(): Promise<BackendResult<void>> {
@@ -373,12 +374,12 @@ export class RaftBackend implements EtcdBackend {
   async #write<K extends CommandResponse["type"]>(
     command: Command,
     type: K,
-    authRevision?: number,
+    auth?: WriteAuth,
   ): Promise<BackendResult<ResponseOf<K>>> {
     const refused = this.#learnerRefusal();
     if (refused !== null) return refused;
     try {
-      const r = await this.member.propose(command, authRevision);
+      const r = await this.member.propose(command, auth);
       if (!r.ok) return r;
       if (this.member.store.watchHub.unsyncedCount > 0) this.requestWatchSync();
       const v = r.value;

@@ -28,6 +28,7 @@ import {
   type Revision,
   type TxnRequest,
   type WatchHub,
+  type WriteAuth,
 } from "../../../mvcc/mod.js";
 import type {
   BackendFailure,
@@ -61,11 +62,14 @@ export class AuthorizedBackend implements EtcdBackend {
   readonly #inner: EtcdBackend;
   readonly #gate: AuthGate;
   readonly caller: Caller;
+  /** What every write carries to the log: the caller's user and the auth revision of its checks. */
+  readonly #writeAuth: WriteAuth;
 
   constructor(inner: EtcdBackend, gate: AuthGate, caller: Caller) {
     this.#inner = inner;
     this.#gate = gate;
     this.caller = caller;
+    this.#writeAuth = { revision: caller.authRevision, user: caller.user ?? "" };
   }
 
   #read(key: Uint8Array, rangeEnd: Uint8Array | undefined): BackendFailure | null {
@@ -146,13 +150,13 @@ export class AuthorizedBackend implements EtcdBackend {
   async put(req: PutRequest) {
     const bad = this.#putDenial(req) ?? this.#leaseWritable(req.lease ?? 0);
     if (bad !== null) return refused(bad);
-    return this.#inner.put(req, this.caller.authRevision);
+    return this.#inner.put(req, this.#writeAuth);
   }
 
   async deleteRange(req: DeleteRangeRequest) {
     const bad = this.#deleteDenial(req);
     if (bad !== null) return refused(bad);
-    return this.#inner.deleteRange(req, this.caller.authRevision);
+    return this.#inner.deleteRange(req, this.#writeAuth);
   }
 
   async txn(req: TxnRequest, opts: ReadOptions) {
@@ -160,14 +164,14 @@ export class AuthorizedBackend implements EtcdBackend {
     let bad = this.#txnDenial(req, 0, leases);
     for (const id of leases) bad ??= this.#leaseWritable(id);
     if (bad !== null) return refused(bad);
-    const r = await this.#inner.txn(req, opts, this.caller.authRevision);
+    const r = await this.#inner.txn(req, opts, this.#writeAuth);
     return txnReadOnly(req) ? this.#stale(r) : r;
   }
 
   async compact(revision: Revision, opts: { readonly physical: boolean }) {
     const bad = this.#gate.adminDenial(this.caller);
     if (bad !== null) return refused(bad);
-    return this.#inner.compact(revision, opts, this.caller.authRevision);
+    return this.#inner.compact(revision, opts, this.#writeAuth);
   }
 
   // ------------------------------------------------------------------ leases
@@ -179,7 +183,7 @@ export class AuthorizedBackend implements EtcdBackend {
   async leaseRevoke(id: LeaseId) {
     const bad = this.#leaseWritable(id);
     if (bad !== null) return refused(bad);
-    return this.#inner.leaseRevoke(id, this.caller.authRevision);
+    return this.#inner.leaseRevoke(id, this.#writeAuth);
   }
 
   leaseKeepAlive(id: LeaseId) {
@@ -238,7 +242,7 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   alarm(req: AlarmRequest) {
-    return this.#admin(() => this.#inner.alarm(req, this.caller.authRevision));
+    return this.#admin(() => this.#inner.alarm(req, this.#writeAuth));
   }
 
   hash(): Promise<BackendResult<HashResult>> {
@@ -259,8 +263,8 @@ export class AuthorizedBackend implements EtcdBackend {
     return this.#inner.authStore();
   }
 
-  auth(command: AuthCommand, authRevision: number): Promise<BackendResult<AuthResponse>> {
-    return this.#inner.auth(command, authRevision);
+  auth(command: AuthCommand, auth: WriteAuth): Promise<BackendResult<AuthResponse>> {
+    return this.#inner.auth(command, auth);
   }
 
   readBarrier(): Promise<BackendResult<void>> {

@@ -86,9 +86,10 @@ class AuthService {
     return this.#sc.requireAdmin(ctx);
   }
 
-  /** Proposes `command` checked at the caller's auth revision; resolves once applied here. */
+  /** Proposes `command` checked with the caller's identity and revision; resolves once applied. */
   async change(caller: Caller, command: AuthCommand): Promise<HeaderOnlyMsg> {
-    const r = unwrap(await this.#sc.backend.auth(command, caller.authRevision));
+    const auth = { revision: caller.authRevision, user: caller.user ?? "" };
+    const r = unwrap(await this.#sc.backend.auth(command, auth));
     return { header: this.#sc.header(r.revision) };
   }
 
@@ -129,9 +130,10 @@ class AuthService {
         fail(MvccErrorCodes.authFailed, `wrong user name or password for '${m.name}'`);
       }
       this.#gate.limiter.succeeded(m.name);
+      // Checked at `checkedAt`: a change to the auth state meanwhile refuses it, and we retry.
       const r = await this.#sc.backend.auth(
         { type: "authenticate", name: m.name, tokenPrefix: tokenPrefix() },
-        checkedAt,
+        { revision: checkedAt, user: m.name },
       );
       if (r.ok) return { header: this.#sc.header(r.value.revision), token: r.value.token };
       if (r.error.code !== MvccErrorCodes.authOldRevision || attempt >= authenticateAttemptsMax) {
