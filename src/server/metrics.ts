@@ -384,12 +384,21 @@ export class MemberMetrics {
       1,
       `{server_version="${this.#serverVersion}"}`,
     );
+    const mem = process.memoryUsage();
+    metric("nodejs_external_memory_bytes", "gauge", "Node.js external memory size in bytes.", mem.external);
     metric(
-      "process_resident_memory_bytes",
+      "nodejs_heap_size_total_bytes",
       "gauge",
-      "Resident memory size in bytes.",
-      process.memoryUsage.rss(),
+      "Process heap size from Node.js in bytes.",
+      mem.heapTotal,
     );
+    metric(
+      "nodejs_heap_size_used_bytes",
+      "gauge",
+      "Process heap size used from Node.js in bytes.",
+      mem.heapUsed,
+    );
+    metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", mem.rss);
     head(
       "synod_server_alarm_active",
       "gauge",
@@ -406,6 +415,12 @@ export class MemberMetrics {
       "synod_server_apply_duration_seconds",
       "Time to apply one batch of committed entries to the state machine.",
       this.#apply,
+    );
+    metric(
+      "synod_process_array_buffers_bytes",
+      "gauge",
+      "Memory of ArrayBuffers (the store's value arena and history pages, network buffers) in bytes.",
+      mem.arrayBuffers,
     );
     metric(
       "synod_disk_wal_slow_fsync_total",
