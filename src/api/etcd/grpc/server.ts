@@ -134,9 +134,9 @@ export class GrpcServer {
   readonly #http2: http2.Http2Server;
   readonly #methods = new Map<string, MethodDef>();
   /** Streaming calls in flight (they never end by themselves: a close fails them at once). */
-  readonly #calls = new Set<AbortController>();
+  readonly #calls = new Set<Abortable>();
   /** Unary calls in flight (a close lets them finish, up to {@link unaryDrainMs}). */
-  readonly #unaryCalls = new Set<AbortController>();
+  readonly #unaryCalls = new Set<Abortable>();
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   /** The identity of the connection being handed to node:http2 (see {@link handleConnection}). */
   #pendingIdentity: ClientIdentity | null = null;
@@ -250,28 +250,38 @@ export class GrpcServer {
   }
 }
 
+/** A call in flight, as a server close sees it. */
+interface Abortable {
+  abort(reason: unknown): void;
+}
+
 /** One in-flight call: reads frames, runs the handler, writes responses and the status. */
-class Call {
+class Call implements Abortable {
   readonly #stream: http2.ServerHttp2Stream;
   readonly #options: GrpcServerOptions;
-  readonly #registry: Set<AbortController>;
-  readonly #abort = new AbortController();
+  readonly #registry: Set<Abortable>;
+  /**
+   * The handler's abort signal, made on first use: most unary handlers never look at it, and an
+   * AbortController with its listener costs about 4 us per call (profiled: ~9% of a Put's CPU
+   * in the API layer).
+   */
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #abortReason: unknown = undefined;
+  /** Ends a bidi call's request queue on abort. */
+  #onAbort: (() => void) | null = null;
   #headersSent = false;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(stream: http2.ServerHttp2Stream, options: GrpcServerOptions, registry: Set<AbortController>) {
+  constructor(stream: http2.ServerHttp2Stream, options: GrpcServerOptions, registry: Set<Abortable>) {
     this.#stream = stream;
     this.#options = options;
     this.#registry = registry;
-    registry.add(this.#abort);
+    registry.add(this);
     stream.on("close", () => {
-      if (!this.#done) this.#abort.abort(new GrpcError(GrpcStatus.canceled, "context canceled"));
+      if (!this.#done) this.abort(new GrpcError(GrpcStatus.canceled, "context canceled"));
       this.#cleanup();
-    });
-    this.#abort.signal.addEventListener("abort", () => {
-      const reason: unknown = this.#abort.signal.reason;
-      if (reason instanceof GrpcError) this.finish(reason);
     });
   }
 
@@ -279,11 +289,48 @@ class Call {
     return this.#done;
   }
 
+  /** The call's abort signal (already aborted, with the same reason, if the call was). */
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Aborts the call once: a {@link GrpcError} reason ends it with that status, then a bidi call's
+   * request queue ends, then the handler's signal fires (the order the listeners ran in when
+   * the signal was made eagerly).
+   */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    if (reason instanceof GrpcError) this.finish(reason);
+    this.#onAbort?.();
+    this.#controller?.abort(reason);
+  }
+
+  /** A handler's context; its `signal` is made only if the handler reads it. */
+  #context(metadata: Record<string, string>, requestBytes: number): CallContext {
+    const call = this;
+    return {
+      get signal() {
+        return call.signal;
+      },
+      metadata,
+      requestBytes,
+      ...identityFields(this.#stream.session),
+      ...remoteAddressFields(this.#stream.session),
+    };
+  }
+
   start(method: MethodDef, headers: http2.IncomingHttpHeaders, path: string): void {
     const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
     if (timeoutMs !== null) {
       this.#timer = setTimeout(
-        () => this.#abort.abort(new GrpcError(GrpcStatus.deadlineExceeded, "context deadline exceeded")),
+        () => this.abort(new GrpcError(GrpcStatus.deadlineExceeded, "context deadline exceeded")),
         Math.max(0, timeoutMs),
       );
     }
@@ -332,13 +379,7 @@ class Call {
         );
         return;
       }
-      const ctx: CallContext = {
-        signal: this.#abort.signal,
-        metadata,
-        requestBytes: request.length,
-        ...identityFields(this.#stream.session),
-        ...remoteAddressFields(this.#stream.session),
-      };
+      const ctx = this.#context(metadata, request.length);
       const run =
         method.kind === "unary"
           ? method.handle(decoded.value, ctx).then((res) => this.#sendOne(method.responseDesc, res))
@@ -360,7 +401,7 @@ class Call {
       this.#stream,
       this.#options.streamRequestsQueuedMax ?? streamRequestsQueuedMaxDefault,
     );
-    this.#abort.signal.addEventListener("abort", () => queue.end());
+    this.#onAbort = () => queue.end();
     this.#stream.on("data", (chunk: Buffer) => {
       for (const ev of parser.push(chunk)) {
         if (!this.#frameOk(ev)) {
@@ -388,13 +429,7 @@ class Call {
         return self.#done;
       },
     };
-    const ctx: CallContext = {
-      signal: this.#abort.signal,
-      metadata,
-      requestBytes: 0,
-      ...identityFields(this.#stream.session),
-      ...remoteAddressFields(this.#stream.session),
-    };
+    const ctx = this.#context(metadata, 0);
     method.handle(call, ctx).then(
       () => this.finish(null),
       (e: unknown) => this.#fail(path, e),
@@ -462,7 +497,7 @@ class Call {
     if (this.#done) return;
     this.#done = true;
     this.#cleanup();
-    if (!this.#abort.signal.aborted) this.#abort.abort(null);
+    this.abort(null);
     const s = this.#stream;
     if (s.destroyed || s.closed) return;
     const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(error?.code ?? GrpcStatus.ok) };
@@ -480,7 +515,7 @@ class Call {
   #cleanup(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#registry.delete(this.#abort);
+    this.#registry.delete(this);
   }
 }
 
