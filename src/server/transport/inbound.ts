@@ -7,7 +7,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../lib/logger.js";
-import type { Message, NodeId } from "../../raft/types.js";
+import { type Message, MessageType, type NodeId } from "../../raft/types.js";
 import {
   decodeFrame,
   type Frame,
@@ -168,9 +168,16 @@ export class InboundConnection {
     }
   }
 
-  /** Whether `m` comes from this stream's member and is addressed to this member; fails if not. */
+  /**
+   * Whether `m` comes from this stream's member and is addressed to this member; fails if not.
+   * A proposal or ReadIndex request may come from another member: a follower forwards them to
+   * its leader keeping the original sender (as etcd's raft does, so that the leader answers a
+   * read to the member that asked), and a member that has just lost leadership forwards what it
+   * was sent on to the new leader.
+   */
   #fromPeer(m: Message): boolean {
-    if (m.from === this.#peer && m.to === this.#host.memberId) return true;
+    const forwarded = m.type === MessageType.prop || m.type === MessageType.readIndex;
+    if ((m.from === this.#peer || forwarded) && m.to === this.#host.memberId) return true;
     this.#fail(
       `${m.type} message from ${m.from} to ${m.to} on the stream from ${this.#peer} to ${this.#host.memberId}`,
     );
