@@ -6,16 +6,20 @@
  * valid and the members converged, 1 otherwise (2 on bad arguments). The run folder (default
  * `$TMPDIR/synod-chaos/<time>-seed<N>`) keeps the member logs, events, history and verdicts.
  */
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkHistory } from "./check.js";
+import type { ChaosEvent } from "./events.js";
 import { parseNemeses, partitionShapes } from "./nemesis.js";
 import { runChaos, summaryText } from "./run.js";
-import { parseWorkloads } from "./workloads.js";
+import { type ChaosHistory, parseWorkloads } from "./workloads.js";
 
 const usage = `usage: npm run chaos -- [--nodes 3|5] [--time SECONDS] [--nemesis kill,pause,partition,member,disk,clock|all|none]
                       [--seed N] [--workload register,append,watch,lock|all] [--bug stale-reads]
                       [--partitions majority,isolate-leader,bridge,ring,one-way] [--heartbeat MS] [--election MS]
-                      [--dir DIR] [--quiet]`;
+                      [--dir DIR] [--quiet]
+       npm run chaos -- --recheck DIR     (run the checkers again over a run folder's history.json)`;
 
 interface Args {
   nodes: number;
@@ -101,8 +105,26 @@ function parseArgs(argv: readonly string[]): Args | string {
   return a;
 }
 
+/** Runs the checkers again over a saved run folder; prints their lines. */
+function recheck(dir: string): number {
+  const history = JSON.parse(readFileSync(join(dir, "history.json"), "utf8")) as ChaosHistory;
+  const events = readFileSync(join(dir, "events.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as ChaosEvent);
+  const converged = events.some((e) => e.kind === "convergence" && e.detail.includes("HashKV equal"));
+  const detail = [...events].reverse().find((e) => e.kind === "convergence")?.detail ?? "not recorded";
+  const check = checkHistory(history, dir, events, { converged, detail }, `recheck of ${dir}`);
+  process.stdout.write(
+    `${check.lines.join("\n")}\nconvergence: ${detail}\nreport: ${check.files.join(", ")}\n`,
+  );
+  return check.valid && converged ? 0 : 1;
+}
+
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === "--recheck" && argv[1] !== undefined) return recheck(argv[1]);
+  const args = parseArgs(argv);
   if (typeof args === "string") {
     process.stderr.write(`${args === "" ? "" : `chaos: ${args}\n`}${usage}\n`);
     return args === "" ? 0 : 2;

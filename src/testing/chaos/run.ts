@@ -136,7 +136,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
   events.add("cluster", "every member stopped");
   writeFileSync(join(options.dir, "history.json"), JSON.stringify(history));
-  const check = checkHistory(history, options.dir);
+  const check = checkHistory(history, options.dir, events.events, convergence, runTitle(options));
   events.add("check", check.lines.join("; "));
   const result: ChaosResult = {
     dir: options.dir,
@@ -163,12 +163,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     valid: check.valid && convergence.converged,
     durationMs: Math.round(clock.nowMs()),
   };
-  writeFileSync(join(options.dir, "summary.txt"), `${summaryText(result)}\n`);
+  writeFileSync(join(options.dir, "run-summary.txt"), `${summaryText(result)}\n`);
   writeFileSync(
     join(options.dir, "result.json"),
     JSON.stringify({ ...result, history: undefined, events: undefined }, null, 2),
   );
   return result;
+}
+
+function runTitle(o: ChaosOptions): string {
+  return `chaos run: ${o.nodes} nodes, ${o.timeS} s, seed ${o.seed}, nemeses [${o.nemeses.join(",")}], workloads [${o.workloads.join(",")}]${o.bug === undefined ? "" : `, BUG MODE ${o.bug}`}`;
 }
 
 function countOutcomes(outcomes: readonly Outcome[]): OutcomeCounts {
@@ -231,7 +235,7 @@ async function checkConvergence(cluster: ChaosCluster, events: EventLog): Promis
   return { converged: false, revision: 0, members: {}, detail: `not reached in 60 s: ${detail}` };
 }
 
-/** The human summary of a run (also written to summary.txt). */
+/** The human summary of a run (also written to run-summary.txt; report.ts writes summary.txt). */
 export function summaryText(r: ChaosResult): string {
   const fmt = (c: OutcomeCounts): string =>
     `${c.ok + c.fail + c.unknown} (ok ${c.ok}, fail ${c.fail}, unknown ${c.unknown})`;
@@ -240,7 +244,7 @@ export function summaryText(r: ChaosResult): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
   const lines = [
-    `chaos run: ${r.options.nodes} nodes, ${r.options.timeS} s, seed ${r.options.seed}, nemeses [${r.options.nemeses.join(",")}], workloads [${r.options.workloads.join(",")}]${r.options.bug === undefined ? "" : `, BUG MODE ${r.options.bug}`}`,
+    runTitle(r.options),
     `  duration:        ${(r.durationMs / 1000).toFixed(1)} s`,
     `  register ops:    ${fmt(r.ops.register)}`,
     `  append ops:      ${fmt(r.ops.append)}`,
@@ -250,7 +254,7 @@ export function summaryText(r: ChaosResult): string {
     `  proxy:           ${r.proxy.accepted} connections, ${r.proxy.refused} refused, ${r.proxy.stalled} stalled, ${r.proxy.reset} reset`,
     `  convergence:     ${r.convergence.detail}`,
     ...r.check.lines.map((l) => `  ${l}`),
-    `  run folder:      ${r.dir}`,
+    `  run folder:      ${r.dir} (report: ${r.check.files.join(", ")})`,
     `verdict: ${r.valid ? "VALID" : "INVALID"}`,
   ];
   return lines.join("\n");

@@ -641,6 +641,7 @@ async function lockOnce(c: ClientCtx): Promise<void> {
     const hold = await underLock(c, keyText, token);
     await sleep(c.rng.float() * 300);
     let released: number | null = null;
+    const releaseInvoked = c.ctx.nowNs();
     try {
       await etcd.unlock(lockKey);
       released = c.ctx.nowNs();
@@ -653,6 +654,7 @@ async function lockOnce(c: ClientCtx): Promise<void> {
       token,
       acquired,
       released,
+      releaseInvoked,
       leaseLostAt,
       ...hold,
     });
