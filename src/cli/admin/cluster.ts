@@ -84,7 +84,17 @@ export async function statusCommand(args: AdminArgs, io: AdminIo): Promise<numbe
   noExtraFlags(args, "status");
   const rows = await withClient(args.global, async (c) => {
     const list = await c.memberList();
-    return Promise.all(list.members.map((m) => memberStatus(c, m)));
+    // Members that have not published a client URL yet may still be among the endpoints given.
+    const byId = new Map<bigint, string>();
+    await Promise.all(
+      args.global.endpoints.map((endpoint) =>
+        c.status({ endpoint, timeoutMs: statusTimeoutMs }).then(
+          (s) => byId.set(s.header.memberId, endpoint),
+          () => undefined,
+        ),
+      ),
+    );
+    return Promise.all(list.members.map((m) => memberStatus(c, m, byId.get(m.ID))));
   });
   const w = args.global.writeOut ?? "table";
   if (w === "json") io.stdout.write(jsonLine(rows.map(statusJson)));
@@ -102,12 +112,12 @@ export async function statusCommand(args: AdminArgs, io: AdminIo): Promise<numbe
   return rows.every((r) => r.status !== null || r.endpoint === null) ? 0 : 1;
 }
 
-async function memberStatus(c: EtcdClient, m: MemberMsg): Promise<MemberStatusRow> {
+async function memberStatus(c: EtcdClient, m: MemberMsg, given?: string): Promise<MemberStatusRow> {
   const url = m.clientURLs[0];
-  if (url === undefined) {
+  if (url === undefined && given === undefined) {
     return { member: m, endpoint: null, status: null, rttMs: null, error: "not started (no client URL yet)" };
   }
-  const endpoint = stripScheme(url);
+  const endpoint = url === undefined ? (given as string) : stripScheme(url);
   const start = performance.now();
   try {
     const status = await c.status({ endpoint, timeoutMs: statusTimeoutMs });
@@ -141,7 +151,8 @@ function statusTable(rows: readonly MemberStatusRow[], st: Style): string {
     const leader = s.leader === r.member.ID ? st.green("*") : "";
     const lag = s.raftIndex - s.raftAppliedIndex;
     const applied = lag > 1000 ? st.yellow(String(s.raftAppliedIndex)) : String(s.raftAppliedIndex);
-    const errors = s.errors.length > 0 ? st.red(s.errors.join("; ")) : "";
+    const errors =
+      s.errors.length > 0 ? st.red(s.errors.join("; ")) : s.leader === 0n ? st.yellow("no leader") : "";
     return [
       id,
       name,
