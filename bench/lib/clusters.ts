@@ -32,6 +32,9 @@ export interface BenchMember {
   log: string;
 }
 
+/** The kernel's USER_HZ (the unit of /proc/<pid>/stat times): 100 on Linux. */
+const clockTicksPerSecond = 100;
+
 /** Every process started and not yet seen to exit, by pid. */
 const live = new Map<number, ChildProcess>();
 
@@ -122,6 +125,24 @@ export class BenchCluster {
         return 0;
       }
     });
+  }
+
+  /** CPU time (user + system) the members have used so far, in seconds (from /proc; 10 ms resolution). */
+  cpuSeconds(): number {
+    let ticks = 0;
+    for (const m of this.members) {
+      const pid = m.proc.pid;
+      if (pid === undefined) continue;
+      try {
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(rest[11] ?? 0) + Number(rest[12] ?? 0);
+      } catch {
+        // Exited.
+      }
+    }
+    return ticks / clockTicksPerSecond;
   }
 
   /** Stops every member: SIGTERM, then SIGKILL after `graceMs`. */

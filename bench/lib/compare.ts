@@ -77,10 +77,15 @@ export async function runPair(
   for (let r = 0; r < rounds; r++) {
     const order: BenchCluster[] = r % 2 === 0 ? [etcd, synod] : [synod, etcd];
     for (const cluster of order) {
-      const result = await runLoad(c.options(cluster.endpoints));
+      const cpu0 = cluster.cpuSeconds();
+      const measured = await runLoad(c.options(cluster.endpoints));
+      // Server CPU per operation, all members together: an efficiency figure that other work on the
+      // machine disturbs much less than throughput.
+      const cpuUs = ((cluster.cpuSeconds() - cpu0) * 1e6) / Math.max(1, measured.ok);
+      const result: LoadResult = { ...measured, extra: { ...measured.extra, serverCpuUsPerOp: cpuUs } };
       all.push({ side: cluster.kind, result });
       log(
-        `  ${cluster.kind.padEnd(5)} round ${r + 1}: ${result.throughput.toFixed(0)} ops/s, p99 ${result.latencyMs.p99.toFixed(2)} ms, errors ${result.errors}${result.errorSamples.length > 0 ? ` (${result.errorSamples[0]})` : ""}`,
+        `  ${cluster.kind.padEnd(5)} round ${r + 1}: ${result.throughput.toFixed(0)} ops/s, p99 ${result.latencyMs.p99.toFixed(2)} ms, server CPU ${cpuUs.toFixed(0)} us/op, errors ${result.errors}${result.errorSamples.length > 0 ? ` (${result.errorSamples[0]})` : ""}`,
       );
       const prev = best[cluster.kind];
       best = { ...best, [cluster.kind]: prev === null ? result : better(prev, result, c.metric) };

@@ -103,7 +103,20 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 /** The results as a table: throughput and latency percentiles. */
 export function resultTable(results: readonly LoadResult[]): string {
   return table(
-    ["workload", "ok", "errors", "seconds", "ops/s", "avg ms", "p50", "p90", "p99", "p99.9", "max"],
+    [
+      "workload",
+      "ok",
+      "errors",
+      "seconds",
+      "ops/s",
+      "avg ms",
+      "p50",
+      "p90",
+      "p99",
+      "p99.9",
+      "max",
+      "srv CPU us/op",
+    ],
     results.map((r) => [
       r.label,
       String(r.ok),
@@ -116,6 +129,7 @@ export function resultTable(results: readonly LoadResult[]): string {
       f(r.latencyMs.p99),
       f(r.latencyMs.p999),
       f(r.latencyMs.max),
+      r.extra.serverCpuUsPerOp === undefined ? "-" : f(r.extra.serverCpuUsPerOp, 0),
     ]),
   );
 }
