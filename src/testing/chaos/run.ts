@@ -39,8 +39,8 @@ export interface ChaosOptions {
   readonly partitionShapes?: readonly PartitionShape[];
   /** `--snapshot-count` of the members (default 2000). */
   readonly snapshotCount?: number;
-  /** Auto-compaction retention in revisions (default 1000; 0 = off). */
-  readonly compactionRevisions?: number;
+  /** Periodic auto-compaction retention of the members, e.g. "20s" (the default; "0" = off). */
+  readonly compactionRetention?: string;
   /** Echo events to stderr. */
   readonly echo?: boolean;
   /** The compiled synod entry point (default: the one of this build). */
@@ -95,7 +95,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     ...(options.bug === undefined ? {} : { bug: options.bug }),
     ...(options.mainJs === undefined ? {} : { mainJs: options.mainJs }),
     ...(options.snapshotCount === undefined ? {} : { snapshotCount: options.snapshotCount }),
-    compactionRevisions: options.compactionRevisions ?? 1000,
+    ...(options.compactionRetention === undefined
+      ? {}
+      : { compactionRetention: options.compactionRetention }),
     onEvent: (kind, detail) => events.add(kind, detail),
   });
   let history: ChaosHistory = { register: [], append: [], watch: [], lock: [] };

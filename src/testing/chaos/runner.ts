@@ -55,8 +55,12 @@ export interface ChaosClusterOptions {
   readonly electionMs?: number;
   /** `--snapshot-count` (default 2000, so snapshots and snapshot transfers happen in a run). */
   readonly snapshotCount?: number;
-  /** `--auto-compaction-retention` in revisions (revision mode; default 2000; 0 = off). */
-  readonly compactionRevisions?: number;
+  /**
+   * `--auto-compaction-retention` in periodic mode (a duration such as "20s"; default "20s"; "0" =
+   * off): the leader compacts through the log, so watchers that resume far back meet compacted
+   * revisions. (Revision mode compacts only every 5 minutes, as etcd.)
+   */
+  readonly compactionRetention?: string;
   /** The value of `SYNOD_TEST_BUG` for every member (a deliberately broken mode), if any. */
   readonly bug?: string;
   /** The compiled `synod` entry point (default: `dist/src/cli/main.js` of this build). */
@@ -221,7 +225,7 @@ export class ChaosCluster {
     writeFileSync(fd, `--- chaos: start #${m.starts} (${state}) at ${new Date().toISOString()}\n`);
     const env: NodeJS.ProcessEnv = { ...process.env, SYNOD_TEST_FSYNC_DELAY_FILE: m.fsyncDelayFile };
     if (this.options.bug !== undefined) env.SYNOD_TEST_BUG = this.options.bug;
-    const compaction = this.options.compactionRevisions ?? 2000;
+    const compaction = this.options.compactionRetention ?? "20s";
     const args = [
       this.mainJs,
       `--name=${m.name}`,
@@ -236,8 +240,8 @@ export class ChaosCluster {
       `--heartbeat-interval=${this.heartbeatMs}`,
       `--election-timeout=${this.electionMs}`,
       `--snapshot-count=${this.options.snapshotCount ?? 2000}`,
-      ...(compaction > 0
-        ? ["--auto-compaction-mode=revision", `--auto-compaction-retention=${compaction}`]
+      ...(compaction !== "0"
+        ? ["--auto-compaction-mode=periodic", `--auto-compaction-retention=${compaction}`]
         : []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ["ignore", fd, fd], env });

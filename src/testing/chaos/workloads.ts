@@ -81,9 +81,18 @@ const counterKey = "lockctr/chaos";
 export interface ChaosHistory {
   readonly register: RegisterOp[];
   readonly append: AppendOp[];
-  readonly watch: WatchObservation[];
+  readonly watch: WatchRecord[];
   readonly lock: LockHold[];
 }
+
+/** A watch observation plus where and when its stream ran (for diagnosis; the checker ignores it). */
+export type WatchRecord = WatchObservation & {
+  /** The member's client endpoint. */
+  readonly endpoint: string;
+  /** Run-clock ns when the stream was opened and when it ended. */
+  readonly openedAt: number;
+  readonly closedAt: number;
+};
 
 /** Options of {@link runWorkloads}. */
 export interface WorkloadOptions {
@@ -504,7 +513,7 @@ async function watchClient(c: ClientCtx): Promise<void> {
     if (first) {
       first = false;
       start = 0;
-    } else if (c.rng.float() < 0.1 && next > 50) {
+    } else if (c.rng.float() < 0.2 && next > 50) {
       start = Math.max(1, next - 1 - c.rng.intBelow(3000));
     }
     const endpoint = c.ctx.endpoints[c.rng.intBelow(c.ctx.endpoints.length)] ?? "";
@@ -528,7 +537,8 @@ function watchOnce(
   start: number,
   endpoint: string,
   lifeMs: number,
-): Promise<WatchObservation | null> {
+): Promise<WatchRecord | null> {
+  const openedAt = c.ctx.nowNs();
   return new Promise((resolve) => {
     const events: WatchEvent[] = [];
     let startRevision = start;
@@ -554,6 +564,9 @@ function watchOnce(
         events,
         compactedAt,
         lastRevision: Math.max(lastRevision, maxEvent),
+        endpoint,
+        openedAt,
+        closedAt: c.ctx.nowNs(),
       });
     };
     const watcher = ws.watch(

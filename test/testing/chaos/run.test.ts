@@ -44,7 +44,7 @@ test("chaos: a bounded run with every nemesis and every workload on 3 members en
       nemeses: nemesisKinds.filter((k) => k !== "clock"),
       workloads: [...workloadKinds],
       seed: 20261126,
-      compactionRevisions: 300,
+      compactionRetention: "8s",
     },
     (r) => {
       for (const kind of ["kill", "pause", "partition", "member-remove", "member-add", "disk"]) {
