@@ -87,8 +87,15 @@ test("metrics and probes on a 3-member cluster: fsync and peer round-trip histog
       assert.equal(s.get("etcd_debugging_mvcc_watcher_total"), 0);
     }
     // A watch on the follower shows in its watch gauges.
-    const w = spawnCtl(c.endpoints([follower]), ["watch", "/w"]);
+    // Watching from the put's revision sees it however long the watch takes to start.
     await put(leader.clientPort, "/w", "1");
+    const rev = Number(
+      (
+        (await gateway(leader.clientPort, "/v3/kv/range", { key: Buffer.from("/w").toString("base64") }))
+          .header as { revision: string }
+      ).revision,
+    );
+    const w = spawnCtl(c.endpoints([follower]), ["watch", "/w", `--rev=${rev}`]);
     await waitForOutput(w, "/w\n1\n");
     const { s: fs } = await scrape(follower.clientPort);
     assert.equal(fs.get("etcd_debugging_mvcc_watcher_total"), 1);
