@@ -183,9 +183,14 @@ export class Member {
     }
     const { store, members } = restoreState(storage, options.mvcc ?? {});
     const member = new Member(options, wal, storage, store, members);
-    if (recovered.fresh && options.initialClusterState === "existing") {
-      // A joining member knows nothing yet; it must still be able to answer the leader, which
-      // sends it the configuration and state in a snapshot.
+    if (
+      options.initialClusterState === "existing" &&
+      members.length === 0 &&
+      storage.hardState.commit === 0
+    ) {
+      // A joining member knows nothing yet (a fresh data directory, or one restarted before the
+      // leader reached it); it must still be able to answer the leader, which sends it the
+      // configuration and state in a snapshot.
       for (const m of options.initialCluster) {
         const url = m.peerUrls[0];
         if (m.id !== options.id && url !== undefined) options.transport.addPeer(m.id, url);

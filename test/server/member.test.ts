@@ -213,3 +213,35 @@ test("Member: a write and a read that cannot reach a quorum fail with SYNOD_REQU
     await c.stopAll();
   }
 });
+
+test("Member: a joining member restarted before the leader reached it still knows its peers", async () => {
+  // Proves the join bootstrap survives a restart: with `existing` state and nothing learned yet,
+  // the member adds the initial cluster's peers to its transport on every start, not only on the
+  // first (before the fix it came back with no peers and could never answer the leader).
+  const root = mkdtempSync(join(tmpdir(), "synod-member-join-"));
+  const added: number[] = [];
+  const start = () =>
+    Member.start({
+      id: 4,
+      dataDir: join(root, "m4"),
+      initialCluster: infos,
+      initialClusterState: "existing",
+      heartbeatMs: 10,
+      electionMs: 100,
+      transport: { send: () => {}, addPeer: (id: number) => added.push(id), removePeer: () => {} },
+    });
+  let running: Member | null = null;
+  try {
+    running = await start();
+    assert.deepEqual(added.sort(), [1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 50));
+    await running.stop();
+    running = null;
+    added.length = 0;
+    running = await start();
+    assert.deepEqual(added.sort(), [1, 2, 3], "peers added again after the restart");
+  } finally {
+    await running?.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
