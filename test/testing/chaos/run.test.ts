@@ -35,7 +35,8 @@ test("chaos: a bounded run with every nemesis and every workload on 3 members en
   // Proves, on real processes: under SIGKILLs, SIGSTOPs, partitions through the peer proxies,
   // member removal/wipe/re-add and slow fsyncs, the register and append histories are
   // linearizable, the watch and lock histories pass their checkers, every member ends with the
-  // same HashKV, clients made progress, and every nemesis struck at least once.
+  // same HashKV, clients made progress, watchers resuming far back met the compaction, and every
+  // nemesis struck at least once.
   await chaos(
     "bounded",
     {
@@ -59,6 +60,7 @@ test("chaos: a bounded run with every nemesis and every workload on 3 members en
         r.watch.events > 0 && r.watch.streams >= 8,
         `watchers saw events: ${JSON.stringify(r.watch)}`,
       );
+      assert.ok(r.watch.compacted >= 1, `a watcher resumed below the compaction: ${JSON.stringify(r.watch)}`);
       assert.ok(r.lock.holds >= 5, `locks were held: ${r.lock.holds}`);
       assert.ok(r.convergence.converged, r.convergence.detail);
       for (const [checker, verdict] of Object.entries(r.check.verdicts)) {
