@@ -1,14 +1,13 @@
 import http from "node:http";
 import type { Socket } from "node:net";
 import { AuthGate } from "../api/etcd/auth/gate.js";
-import { EtcdClient } from "../api/etcd/client/mod.js";
 import { RaftBackend } from "../api/etcd/raftbackend.js";
 import { EtcdApiServer } from "../api/etcd/server.js";
 import { etcdServerVersion } from "../api/etcd/version.js";
 import { assert } from "../lib/assert.js";
 import type { Logger } from "../lib/logger.js";
 import { ConfChangeType, type NodeId } from "../raft/types.js";
-import { AlarmMonitor, type PeerHash } from "../server/alarms.js";
+import { AlarmMonitor } from "../server/alarms.js";
 import { AutoCompactor } from "../server/compactor.js";
 import type { ServerConfig } from "../server/config.js";
 import type { MemberInfo } from "../server/envelope.js";
@@ -202,7 +201,6 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const alarms = new AlarmMonitor(running, {
     quotaBytes: config.quotaBackendBytes,
     corruptCheckMs: config.corruptCheckTimeMs,
-    peerHashKv,
     logger: componentLogger(logger, "alarms"),
   });
   const listeners = new Listeners();
@@ -364,20 +362,4 @@ function observed(transport: PeerTransport, rtt: PeerRttTracker): MemberTranspor
     addPeer: (id, url) => transport.addPeer(id, url),
     removePeer: (id) => transport.removePeer(id),
   };
-}
-
-/** Milliseconds a peer has to answer the corruption check's HashKV. */
-const peerHashTimeoutMs = 5000;
-
-/** HashKV of a peer at `revision` through its first client URL (the corruption check). */
-async function peerHashKv(peer: MemberInfo, revision: number): Promise<PeerHash> {
-  const url = peer.clientUrls[0];
-  if (url === undefined) throw new Error("no client URL");
-  const client = new EtcdClient({ endpoints: [url.replace(/^https?:\/\//, "")], dialTimeoutMs: 1000 });
-  try {
-    const r = await client.hashKV(revision, { timeoutMs: peerHashTimeoutMs });
-    return { hash: r.hash, compactRevision: r.compactRevision, hashRevision: r.hashRevision };
-  } finally {
-    client.close();
-  }
 }

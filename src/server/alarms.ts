@@ -7,14 +7,18 @@
  *   to {@link noSpaceLowWaterRatio} of the quota or below (after deletes and a compaction), so a
  *   cluster recovers from a full quota without a manual step. Disarming by hand still works.
  * - **CORRUPT from a periodic cross-member hash check** (etcd's `--experimental-corrupt-check-time`):
- *   every interval the leader computes HashKV at its current revision and asks every other member
- *   for HashKV at that same revision; a member whose hash differs at the same compaction revision
- *   gets a CORRUPT alarm (then every member refuses reads and writes, as etcd does). Members that
- *   cannot answer (unreachable, behind the revision, compacted past it) are skipped this round.
+ *   every interval the leader computes HashKV at its current revision and puts it in the log (a
+ *   hash check entry, `envelope.ts`). Every member, applying that entry, computes its own HashKV at
+ *   the same revision; one whose hash differs at the same compaction revision raises a CORRUPT
+ *   alarm naming itself (then every member refuses reads and writes, as etcd does). Members that
+ *   cannot compare (compacted past the revision, or behind it — only a member whose data differs
+ *   can be behind at that point of the log) skip the round. The check travels through Raft, so it
+ *   needs no client connection between members and works the same with TLS and auth on (etcd asks
+ *   its peers over the peer URLs).
  */
 import type { Logger } from "../lib/logger.js";
 import { AlarmAction, AlarmType } from "../mvcc/mod.js";
-import type { MemberInfo } from "./envelope.js";
+import type { HashCheck } from "./envelope.js";
 import { hexId } from "./ids.js";
 import type { Member } from "./member.js";
 
@@ -24,14 +28,10 @@ export const noSpaceLowWaterRatio = 0.8;
 export const noSpaceCheckIntervalMs = 1000;
 
 /** What the alarm monitor needs of a member (a {@link Member} provides it). */
-export type AlarmingMember = Pick<Member, "id" | "store" | "isLeader" | "propose" | "members">;
-
-/** A peer's HashKV answer at a revision. */
-export interface PeerHash {
-  readonly hash: number;
-  readonly compactRevision: number;
-  readonly hashRevision: number;
-}
+export type AlarmingMember = Pick<
+  Member,
+  "id" | "store" | "isLeader" | "propose" | "proposeHashCheck" | "onHashCheck"
+>;
 
 /** Settings of {@link AlarmMonitor}. */
 export interface AlarmMonitorOptions {
@@ -39,25 +39,11 @@ export interface AlarmMonitorOptions {
   readonly quotaBytes: number;
   /** Interval of the cross-member hash check in ms; 0 turns it off (etcd's default). */
   readonly corruptCheckMs: number;
-  /**
-   * HashKV of `peer` at `revision`, through its client URL; rejects when the member cannot answer.
-   * The composition (`src/cli/serve.ts`) provides it with the etcd client.
-   */
-  readonly peerHashKv: (peer: MemberInfo, revision: number) => Promise<PeerHash>;
   readonly logger: Logger;
 }
 
-/** One round of the corruption check: what was compared and which members differed. */
-export interface CorruptCheckReport {
-  readonly revision: number;
-  readonly hash: number;
-  /** Members whose hash matched. */
-  readonly matched: number[];
-  /** Members whose hash differed at the same compaction revision (raised CORRUPT). */
-  readonly mismatched: number[];
-  /** Members skipped this round (no answer, other compaction revision). */
-  readonly skipped: number[];
-}
+/** How a member's own data compared with a hash check entry. */
+export type HashCompare = "match" | "mismatch" | "skipped";
 
 /** Runs the NOSPACE low-water check and the periodic corruption check on the leader. */
 export class AlarmMonitor {
@@ -65,7 +51,6 @@ export class AlarmMonitor {
   readonly #opts: AlarmMonitorOptions;
   readonly #timers: NodeJS.Timeout[] = [];
   #clearing = false;
-  #checking = false;
 
   constructor(member: AlarmingMember, opts: AlarmMonitorOptions) {
     this.#member = member;
@@ -73,6 +58,9 @@ export class AlarmMonitor {
     const space = setInterval(() => void this.checkNoSpace(), noSpaceCheckIntervalMs);
     space.unref();
     this.#timers.push(space);
+    member.onHashCheck = (c) => {
+      this.compare(c);
+    };
     if (opts.corruptCheckMs > 0) {
       const corrupt = setInterval(() => void this.checkCorruption(), opts.corruptCheckMs);
       corrupt.unref();
@@ -121,47 +109,41 @@ export class AlarmMonitor {
   }
 
   /**
-   * On the leader: one round of the cross-member hash check (see the file comment). Resolves with
-   * the report, or null when this member is not the leader or a round is already running.
+   * On the leader: one round of the cross-member hash check (see the file comment): puts this
+   * member's HashKV at its current revision in the log. Returns false when not the leader.
    */
-  async checkCorruption(): Promise<CorruptCheckReport | null> {
+  checkCorruption(): boolean {
     const m = this.#member;
-    if (this.#checking || !m.isLeader) return null;
-    this.#checking = true;
-    try {
-      const own = m.store.hashKv(0);
-      if (!own.ok) return null;
-      const { hashRevision: revision, hash, compactRevision } = own.value;
-      const peers = m.members().filter((p) => p.id !== m.id && p.clientUrls.length > 0);
-      const answers = await Promise.all(
-        peers.map((p) =>
-          this.#opts.peerHashKv(p, revision).then(
-            (a) => ({ peer: p, answer: a }),
-            (e: unknown) => ({ peer: p, answer: String(e) }),
-          ),
-        ),
-      );
-      const report: CorruptCheckReport = { revision, hash, matched: [], mismatched: [], skipped: [] };
-      for (const { peer, answer } of answers) {
-        if (typeof answer === "string" || answer.compactRevision !== compactRevision) {
-          report.skipped.push(peer.id);
-        } else if (answer.hashRevision === revision && answer.hash !== hash) {
-          report.mismatched.push(peer.id);
-          this.#opts.logger.warn("alarms: member's hash differs from the leader's; raising CORRUPT", {
-            peer: hexId(peer.id),
-            revision,
-            leaderHash: hash,
-            peerHash: answer.hash,
-            compactRevision,
-          });
-          await this.#raiseCorrupt(peer.id);
-        } else report.matched.push(peer.id);
-      }
-      this.#opts.logger.debug("alarms: corruption check done", { ...report });
-      return report;
-    } finally {
-      this.#checking = false;
+    if (!m.isLeader) return false;
+    const own = m.store.hashKv(0);
+    if (!own.ok) return false;
+    const { hashRevision: revision, hash, compactRevision } = own.value;
+    m.proposeHashCheck({ leader: m.id, revision, compactRevision, hash });
+    return true;
+  }
+
+  /** On every member, as it applies a hash check entry: compares and raises CORRUPT on a mismatch. */
+  compare(c: HashCheck): HashCompare {
+    const m = this.#member;
+    const own = m.store.hashKv(c.revision);
+    if (!own.ok || own.value.compactRevision !== c.compactRevision) {
+      this.#opts.logger.debug("alarms: hash check skipped", {
+        revision: c.revision,
+        leader: hexId(c.leader),
+      });
+      return "skipped";
     }
+    if (own.value.hash === c.hash) return "match";
+    this.#opts.logger.warn("alarms: member's hash differs from the leader's; raising CORRUPT", {
+      member: hexId(m.id),
+      leader: hexId(c.leader),
+      revision: c.revision,
+      leaderHash: c.hash,
+      memberHash: own.value.hash,
+      compactRevision: c.compactRevision,
+    });
+    void this.#raiseCorrupt(m.id);
+    return "mismatch";
   }
 
   async #raiseCorrupt(memberId: number): Promise<void> {

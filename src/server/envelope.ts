@@ -20,6 +20,39 @@ export function wrapCommand(member: NodeId, command: Uint8Array): Uint8Array {
   return out;
 }
 
+const kindHashCheck = 2;
+
+/**
+ * The leader's HashKV at one revision, put in the log for the corruption check (see
+ * `alarms.ts`). Layout: `u8 kind=2`, then the fields as JSON.
+ */
+export interface HashCheck {
+  readonly leader: NodeId;
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly hash: number;
+}
+
+export function wrapHashCheck(c: HashCheck): Uint8Array {
+  const body = new TextEncoder().encode(JSON.stringify(c));
+  const out = new Uint8Array(1 + body.length);
+  out[0] = kindHashCheck;
+  out.set(body, 1);
+  return out;
+}
+
+/** The hash check an entry carries, or null when it is another kind (or malformed). */
+export function unwrapHashCheck(data: Uint8Array): HashCheck | null {
+  if (data[0] !== kindHashCheck) return null;
+  try {
+    const c = JSON.parse(new TextDecoder().decode(data.subarray(1))) as HashCheck;
+    const num = (v: unknown): boolean => typeof v === "number" && Number.isSafeInteger(v);
+    return num(c.leader) && num(c.revision) && num(c.compactRevision) && num(c.hash) ? c : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Splits an entry into the proposing member and the command bytes. */
 export function unwrapCommand(data: Uint8Array): { member: NodeId; command: Uint8Array } {
   assert(data.length >= headerBytes && data[0] === kindCommand, "unwrapCommand: not a command envelope");

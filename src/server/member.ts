@@ -40,9 +40,12 @@ import {
   decodeMemberSnapshot,
   encodeConfContext,
   encodeMemberSnapshot,
+  type HashCheck,
   type MemberInfo,
   unwrapCommand,
+  unwrapHashCheck,
   wrapCommand,
+  wrapHashCheck,
 } from "./envelope.js";
 
 /** How a member reaches its peers; the TCP peer transport implements it. */
@@ -271,6 +274,22 @@ export class Member {
     return this.#pending.size + this.#pendingConf.size;
   }
 
+  /**
+   * Called as each member applies a hash check entry (see `alarms.ts`), with the store exactly as
+   * of that entry.
+   */
+  onHashCheck: ((check: HashCheck) => void) | null = null;
+
+  /**
+   * Puts the leader's HashKV in the log for every member to compare with its own (fire and forget:
+   * a check lost to a leader change is simply the next round's to do).
+   */
+  proposeHashCheck(check: HashCheck): void {
+    if (this.#stopped) return;
+    this.#proposals.push({ requestId: this.#nextRequest++, data: wrapHashCheck(check) });
+    this.#kick();
+  }
+
   /** The current members, by id. */
   members(): MemberInfo[] {
     return [...this.#members.values()].sort((a, b) => a.id - b.id);
@@ -497,6 +516,16 @@ export class Member {
     }
     if (e.data.length === 0) {
       this.store.applyEntry(e.index, EMPTY_BYTES);
+      return;
+    }
+    const check = unwrapHashCheck(e.data);
+    if (check !== null) {
+      this.store.applyEntry(e.index, EMPTY_BYTES);
+      try {
+        this.onHashCheck?.(check);
+      } catch (err) {
+        this.logger.warn("member: the hash check handler failed", { error: String(err) });
+      }
       return;
     }
     const { member, command } = unwrapCommand(e.data);

@@ -101,8 +101,8 @@ test("NOSPACE on a 3-member cluster: writes refused with etcd's error, reads/del
 test("CORRUPT from the periodic hash check: a member whose data differs at the same revision is flagged and the cluster stops serving", async () => {
   // Proves --experimental-corrupt-check-time: members restored from two different backups (an
   // operator mistake that gives one member different data under the same revisions) form a
-  // cluster; the leader's check finds the member whose HashKV differs at a common revision and
-  // raises CORRUPT for it; then every member refuses reads and writes with etcd's error and
+  // cluster; the leader puts its HashKV in the log, and the member whose HashKV differs at that
+  // revision raises CORRUPT for itself; then every member refuses reads and writes with etcd's error and
   // /readyz fails its data_corruption check.
   const source = await allocate(1);
   const target = await allocate(3, ["--experimental-corrupt-check-time=300ms"]);
@@ -166,7 +166,7 @@ test("CORRUPT from the periodic hash check: a member whose data differs at the s
       assert.equal(ready.status, 503);
       assert.match(await ready.text(), /^\[-\]data_corruption failed: the CORRUPT alarm is raised$/m);
     }
-    assert.match(member(target, 0).log, /member's hash differs from the leader's; raising CORRUPT/);
+    assert.match(member(target, 2).log, /member's hash differs from the leader's; raising CORRUPT/);
   } finally {
     await source.destroy();
     await target.destroy();
