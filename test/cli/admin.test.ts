@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { etcdctl, type ProcessCluster, type ProcessMember, waitFor } from "../../src/testing/procs.js";
-import { allocate, initialClusterOf, logsOf, member, put, synod, waitUntilServing } from "./adminhelpers.js";
+import { allocate, initialClusterOf, logsOf, member, put, synod } from "./adminhelpers.js";
 
 /** The escape character that starts ANSI colour codes. */
 const esc = String.fromCharCode(27);
