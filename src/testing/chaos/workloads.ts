@@ -82,7 +82,7 @@ export interface ChaosHistory {
   readonly register: RegisterOp[];
   readonly append: AppendOp[];
   readonly watch: WatchRecord[];
-  readonly lock: LockHold[];
+  readonly lock: LockRecord[];
 }
 
 /** A watch observation plus where and when its stream ran (for diagnosis; the checker ignores it). */
@@ -621,26 +621,114 @@ async function lockClient(c: ClientCtx): Promise<void> {
   }
 }
 
+/**
+ * Keeps one lease alive as etcd's client does: a renewal every 500 ms over a keep-alive stream,
+ * a fresh stream (to the next member) when one fails or a renewal goes unanswered for a second,
+ * and the lease counted as valid only until the send time of the last answered renewal plus the
+ * TTL it granted. The holder must consider its lock lost from that deadline on, even if nothing
+ * failed loudly (a renewal answered by a member cut off from the leader, a stream that hangs).
+ */
+class LeaseKeeperWithDeadline {
+  /** Run-clock ns until which the lease is known valid. */
+  validUntil: number;
+  /** When a renewal answered "no such lease" (TTL <= 0), if one did. */
+  goneAt: number | null = null;
+  renewals = 0;
+  #stopped = false;
+  readonly #done: Promise<void>;
+
+  constructor(
+    readonly c: ClientCtx,
+    readonly lease: number,
+    grantSentAt: number,
+    ttlS: number,
+  ) {
+    this.validUntil = grantSentAt + ttlS * 1e9;
+    this.#done = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    let stream = this.c.etcd.keepAliveStream();
+    while (!this.#stopped && this.goneAt === null) {
+      const sent = this.c.ctx.nowNs();
+      try {
+        const res = await withTimeout(stream.keepAlive(this.lease), 1000);
+        if (res.TTL <= 0) this.goneAt = this.c.ctx.nowNs();
+        else {
+          this.renewals++;
+          this.validUntil = Math.max(this.validUntil, sent + res.TTL * 1e9);
+        }
+      } catch {
+        stream.close();
+        if (this.#stopped) break;
+        stream = this.c.etcd.keepAliveStream();
+      }
+      await sleep(500);
+    }
+    stream.close();
+  }
+
+  /** When the holder had to consider the lease lost, if that happened before `until` (ns). */
+  lostBy(until: number): number | null {
+    const expired = this.validUntil < until ? this.validUntil : null;
+    if (this.goneAt !== null && (expired === null || this.goneAt < expired)) return this.goneAt;
+    return expired;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#done;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** A lock hold plus diagnostics (the checker ignores the extra fields). */
+export type LockRecord = LockHold & {
+  /** Member that answered Lock, and the header revision of its answer. */
+  readonly lockMember: string | undefined;
+  readonly lockRevision: number;
+  /** Header revision of the Unlock answer, or null. */
+  readonly unlockRevision: number | null;
+  /** Renewals answered during the hold's life, and the lease deadline at the end (ns). */
+  readonly renewals: number;
+  readonly validUntil: number;
+};
+
 async function lockOnce(c: ClientCtx): Promise<void> {
   const etcd = c.etcd;
   let lease: number;
+  const grantSentAt = c.ctx.nowNs();
   try {
     lease = (await etcd.leaseGrant(lockLeaseTtlS)).ID;
   } catch {
     await sleep(200);
     return;
   }
-  let leaseLostAt: number | null = null;
-  const keeper = etcd.leaseKeepAlive(lease, {
-    intervalMs: 500,
-    onError: () => {
-      leaseLostAt ??= c.ctx.nowNs();
-    },
-  });
+  const keeper = new LeaseKeeperWithDeadline(c, lease, grantSentAt, lockLeaseTtlS);
   try {
     let lockKey: Uint8Array;
+    let lockRevision: number;
+    let lockMember: string | undefined;
     try {
-      lockKey = (await etcd.lock(lockName, lease, { timeoutMs: 10_000 })).key;
+      const res = await etcd.lock(lockName, lease, { timeoutMs: 10_000 });
+      lockKey = res.key;
+      lockRevision = res.header.revision;
+      lockMember = c.ctx.memberName(res.header.memberId);
     } catch {
       return;
     }
@@ -654,25 +742,32 @@ async function lockOnce(c: ClientCtx): Promise<void> {
     const hold = await underLock(c, keyText, token);
     await sleep(c.rng.float() * 300);
     let released: number | null = null;
+    let unlockRevision: number | null = null;
     const releaseInvoked = c.ctx.nowNs();
     try {
-      await etcd.unlock(lockKey);
+      unlockRevision = (await etcd.unlock(lockKey)).header.revision;
       released = c.ctx.nowNs();
     } catch {
       released = null;
     }
-    c.ctx.history.lock.push({
+    const record: LockRecord = {
       client: c.id,
       lease: String(lease),
       token,
       acquired,
       released,
       releaseInvoked,
-      leaseLostAt,
+      leaseLostAt: keeper.lostBy(releaseInvoked),
       ...hold,
-    });
+      lockMember,
+      lockRevision,
+      unlockRevision,
+      renewals: keeper.renewals,
+      validUntil: keeper.validUntil,
+    };
+    c.ctx.history.lock.push(record);
   } finally {
-    keeper.close();
+    await keeper.stop();
     await etcd.leaseRevoke(lease).catch(() => undefined);
   }
 }
