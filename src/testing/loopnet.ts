@@ -33,6 +33,12 @@ export class LoopNet {
     }
   }
 
+  /** Cuts (or heals) the one direction `from` → `to`. */
+  cutOneWay(from: NodeId, to: NodeId, heal = false): void {
+    if (heal) this.#cut.delete(`${from}->${to}`);
+    else this.#cut.add(`${from}->${to}`);
+  }
+
   /** The transport of member `self`. */
   transport(self: NodeId): { send(msgs: readonly Message[]): void; addPeer(): void; removePeer(): void } {
     return {
