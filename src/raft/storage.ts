@@ -138,6 +138,15 @@ export class MemoryStorage implements Storage {
     return this.#snapshot;
   }
 
+  /**
+   * Drops the current snapshot's data from memory (its metadata stays): for a driver that keeps
+   * the data on disk and loads it back when a snapshot has to be sent. {@link snapshot} then
+   * returns the snapshot with empty data.
+   */
+  releaseSnapshotData(): void {
+    this.#snapshot = { metadata: this.#snapshot.metadata, data: new Uint8Array(0) };
+  }
+
   /** Replaces everything with `snapshot`; a snapshot older than the current one is ignored. */
   applySnapshot(snapshot: Snapshot): boolean {
     if (snapshot.metadata.index <= this.#snapshot.metadata.index) return false;

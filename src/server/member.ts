@@ -24,6 +24,7 @@ import {
   type Entry,
   EntryType,
   type Message,
+  MessageType,
   NONE,
   type NodeId,
   RejectReason,
@@ -185,6 +186,8 @@ export class Member {
       storage = storageFromRecovered(recovered);
     }
     const { store, members } = restoreState(storage, options.mvcc ?? {});
+    storage.releaseSnapshotData();
+    wal.releaseRecovered();
     const member = new Member(options, wal, storage, store, members);
     if (
       options.initialClusterState === "existing" &&
@@ -474,17 +477,18 @@ export class Member {
   }
 
   async #handleReady(rd: Ready): Promise<void> {
-    this.#transport.send(rd.messagesEarly);
+    this.#send(rd.messagesEarly);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       await this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
     }
     if (rd.snapshot !== null) {
       this.#storage.applySnapshot(rd.snapshot);
       this.#installSnapshot();
+      this.#storage.releaseSnapshotData();
     }
     this.#storage.append(rd.entries);
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
-    this.#transport.send(rd.messages);
+    this.#send(rd.messages);
     const applyStartMs = performance.now();
     for (const e of rd.committedEntries) this.#apply(e);
     if (rd.committedEntries.length > 0 && applyChannel.hasSubscribers) {
@@ -627,6 +631,7 @@ export class Member {
     const data = encodeMemberSnapshot(this.members(), encodeSnapshot(this.store));
     const snap = this.#storage.createSnapshot(applied, confState, data);
     await this.#wal.saveSnapshot(snap);
+    this.#storage.releaseSnapshotData();
     const keep = this.options.catchUpEntries ?? 5000;
     const compactTo = applied - keep;
     if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
@@ -647,6 +652,42 @@ export class Member {
   }
 
   /** Replaces the state machine with the snapshot Raft just installed (from the leader). */
+  /**
+   * Sends Raft's messages. The storage keeps no snapshot data in memory once the snapshot is on
+   * disk (a whole copy of the state), so a snapshot message is sent after its data is read back.
+   */
+  #send(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    if (!msgs.some((m) => m.type === MessageType.snap)) {
+      this.#transport.send(msgs);
+      return;
+    }
+    this.#transport.send(msgs.filter((m) => m.type !== MessageType.snap));
+    for (const m of msgs) {
+      if (m.type === MessageType.snap) void this.#sendSnapshot(m);
+    }
+  }
+
+  async #sendSnapshot(m: Message): Promise<void> {
+    const snap = m.snapshot;
+    if (snap === null || snap.data.length > 0 || snap.metadata.index === 0) {
+      this.#transport.send([m]);
+      return;
+    }
+    const loaded = await this.#wal.readSnapshot(snap.metadata.index, snap.metadata.term);
+    if (this.#stopped) return;
+    if (typeof loaded === "string") {
+      this.logger.warn("member: cannot load the snapshot to send; the leader retries", {
+        to: m.to,
+        error: loaded,
+      });
+      this.#raw.reportSnapshot(m.to, false);
+      this.#kick();
+      return;
+    }
+    this.#transport.send([{ ...m, snapshot: loaded }]);
+  }
+
   #installSnapshot(): void {
     const { store, members } = restoreState(this.#storage, this.options.mvcc ?? {});
     store.adoptWatchers(this.store);

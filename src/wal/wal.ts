@@ -14,7 +14,7 @@ import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import type { Snapshot } from "../raft/types.js";
 import { type PersistRequest, WalCore, type WalCoreOptions, type WalRequest } from "./core.js";
-import { parseSegmentName, parseSnapshotName } from "./format.js";
+import { decodeSnapshotFile, parseSegmentName, parseSnapshotName, snapshotName } from "./format.js";
 import { NodeWalFs, type WalFile, type WalFs } from "./fs.js";
 import type { FileOp } from "./plan.js";
 import { type Recovered, recover } from "./recover.js";
@@ -91,8 +91,25 @@ function requestBytes(r: WalRequest): number {
 
 /** The durable log of one member's data directory. */
 export class Wal {
-  /** What recovery found when the WAL was opened. */
-  readonly recovered: Recovered;
+  #recovered: Recovered;
+
+  /** What recovery found when the WAL was opened (without its data after {@link releaseRecovered}). */
+  get recovered(): Recovered {
+    return this.#recovered;
+  }
+
+  /**
+   * Drops the recovered snapshot data and entries, once the caller has taken them into its own
+   * storage (they can be large: a whole state and a log's tail).
+   */
+  releaseRecovered(): void {
+    const r = this.#recovered;
+    this.#recovered = {
+      ...r,
+      snapshot: r.snapshot === null ? null : { metadata: r.snapshot.metadata, data: new Uint8Array(0) },
+      entries: [],
+    };
+  }
   readonly stats: WalStats = { batches: 0, requests: 0, syncs: 0, bytes: 0 };
   readonly #fs: WalFs;
   readonly #core: WalCore;
@@ -111,7 +128,7 @@ export class Wal {
   private constructor(fs: WalFs, core: WalCore, recovered: Recovered, options: WalOptions) {
     this.#fs = fs;
     this.#core = core;
-    this.recovered = recovered;
+    this.#recovered = recovered;
     this.#logger = options.logger ?? noopLogger;
     this.#onFatal = options.onFatal ?? defaultOnFatal;
     this.#batchBytesMax = options.batchBytesMax ?? batchBytesMaxDefault;
@@ -189,6 +206,24 @@ export class Wal {
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     return this.#submit({ localSnapshot: snapshot });
+  }
+
+  /**
+   * Reads back the saved snapshot `index`/`term` (its file must still be kept: the newest
+   * `snapshotsRetained` are). Resolves with the snapshot, or a reason string when the file is
+   * missing or fails its checks.
+   */
+  async readSnapshot(index: number, term: number): Promise<Snapshot | string> {
+    const name = snapshotName(index, term);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.#fs.readFile(name);
+    } catch (e) {
+      return `cannot read snapshot ${name}: ${String(e)}`;
+    }
+    const snap = decodeSnapshotFile(bytes);
+    if (typeof snap === "string") return `snapshot ${name}: ${snap}`;
+    return snap;
   }
 
   /** Waits for queued requests, then closes the files and releases the lock. */

@@ -128,6 +128,39 @@ test("Wal: entries, hard state and snapshots survive close and reopen and fill a
   });
 });
 
+test("Wal.readSnapshot and releaseRecovered: a driver keeps snapshot data on disk, not in memory", async () => {
+  // Proves the member's memory saving: after releaseRecovered and releaseSnapshotData no copy of
+  // the snapshot data stays in memory, and readSnapshot gives it back from the file (a missing
+  // snapshot is a reason string, not an exception).
+  await withDir(async (dir) => {
+    const wal = await Wal.open(dir, small);
+    await wal.save({ snapshot: snapshotAt(1, 1), hardState: hs(1, 1) });
+    await wal.save({ entries: entries(2, 10, 2), hardState: hs(2, 11) });
+    await wal.saveSnapshot(snapshotAt(10, 2));
+    await wal.close();
+    const again = await Wal.open(dir, small);
+    try {
+      const storage = storageFromRecovered(again.recovered);
+      storage.releaseSnapshotData();
+      again.releaseRecovered();
+      assert.equal(storage.snapshot().data.length, 0);
+      assert.equal(storage.snapshot().metadata.index, 10);
+      assert.equal(again.recovered.snapshot?.data.length, 0);
+      assert.equal(again.recovered.entries.length, 0);
+      assert.equal(again.recovered.fresh, false);
+      const back = await again.readSnapshot(10, 2);
+      assert.ok(typeof back !== "string", String(back));
+      assert.deepEqual(back, snapshotAt(10, 2));
+      assert.match(
+        String(await again.readSnapshot(11, 2)),
+        /cannot read snapshot 000000000000000b-0000000000000002\.snap/,
+      );
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 test("Wal.save: saves submitted while a write is in flight share the next write and fdatasync", async () => {
   // Proves group commit: 500 saves submitted at once take one fdatasync; saves trickling in
   // while syncs are in flight are coalesced, and every save resolves in submission order.
