@@ -1,6 +1,7 @@
 // `npm run bench:quick`: the core ratios (put throughput and p99, linearizable and serializable
 // range) of Synod against etcd 3.4 on this machine, in under a minute: a regression guard. Same
-// clusters and settings as `bench:vs-etcd`, 3 s per workload, one round. Flags: --duration=3s.
+// clusters and settings as `bench:vs-etcd`, 3 s per workload after a 1.5 s warm-up per side, one
+// round. Flags: --duration=3s --warmup=1.5s.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ const log = (line: string): void => {
 async function main(): Promise<void> {
   const r = new FlagReader(parseArgs(process.argv.slice(2), new Set()).flags);
   const durationMs = r.duration("duration", 3000);
+  const warmupMs = r.duration("warmup", 1500);
   r.done();
   ensureEtcdInstalled(log);
   const started = performance.now();
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     const rows = [];
     for (const c of quickSuite(durationMs)) {
       log(c.title);
-      rows.push(rowOf(await runPair(c, etcd, synod, 1, log)));
+      rows.push(rowOf(await runPair(c, etcd, synod, 1, log, warmupMs)));
     }
     console.log(compareTable(rows));
     console.log(

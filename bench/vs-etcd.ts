@@ -9,7 +9,7 @@
 // Synod figure, ratio Synod/etcd, target, PASS/MISS. Both clusters are stopped by pid at the end,
 // also on failure or Ctrl-C.
 //
-// Flags: --duration=10s (per workload and round) --rounds=1 --only=put-256,range-l,...
+// Flags: --duration=10s (per workload and round) --warmup=3s (per side, unrecorded) --rounds=1 --only=put-256,range-l,...
 //        --check-perf-load=l (or "none") --memory --memory-keys=1000000 --json
 //        --synod-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" (also env SYNOD_NODE_ARGS)
 //        --synod-main=<path to main.js> --keep-data
@@ -48,6 +48,8 @@ const log = (line: string): void => {
 
 interface Settings {
   readonly durationMs: number;
+  /** Unrecorded load per side before each comparison's rounds. */
+  readonly warmupMs: number;
   readonly rounds: number;
   readonly only: ReadonlySet<string> | null;
   readonly checkPerfLoad: string;
@@ -67,6 +69,7 @@ function settings(argv: readonly string[]): Settings {
   const only = r.string("only", "");
   const s: Settings = {
     durationMs: r.duration("duration", 10_000),
+    warmupMs: r.duration("warmup", 3000),
     rounds: r.int("rounds", 1),
     only: only === "" ? null : new Set(only.split(",")),
     checkPerfLoad: r.string("check-perf-load", "l"),
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
     for (const c of fullSuite(s.durationMs)) {
       if (s.only !== null && !s.only.has(c.id)) continue;
       log(`${c.title}`);
-      pairs.push(await runPair(c, etcd, synod, s.rounds, log));
+      pairs.push(await runPair(c, etcd, synod, s.rounds, log, s.warmupMs));
     }
     const rows: Row[] = pairs.map(rowOf);
 

@@ -64,16 +64,25 @@ export interface Pair {
   readonly all: readonly { side: "etcd" | "synod"; result: LoadResult }[];
 }
 
-/** Runs `c` `rounds` times per side, alternating which side goes first. */
+/**
+ * Runs `c` `rounds` times per side, alternating which side goes first, after an unrecorded
+ * warm-up of `warmupMs` per side (Synod's JIT compiles its hot paths in the first seconds; etcd is
+ * compiled ahead of time). The watch workload has no warm-up (its setup is the long part).
+ */
 export async function runPair(
   c: Comparison,
   etcd: BenchCluster,
   synod: BenchCluster,
   rounds: number,
   log: (line: string) => void,
+  warmupMs = 0,
 ): Promise<Pair> {
   let best: { etcd: LoadResult | null; synod: LoadResult | null } = { etcd: null, synod: null };
   const all: { side: "etcd" | "synod"; result: LoadResult }[] = [];
+  if (warmupMs > 0 && c.options(etcd.endpoints).workload !== "watch") {
+    for (const cluster of [etcd, synod])
+      await runLoad({ ...c.options(cluster.endpoints), durationMs: warmupMs });
+  }
   for (let r = 0; r < rounds; r++) {
     const order: BenchCluster[] = r % 2 === 0 ? [etcd, synod] : [synod, etcd];
     for (const cluster of order) {
