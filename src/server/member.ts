@@ -478,8 +478,14 @@ export class Member {
 
   async #handleReady(rd: Ready): Promise<void> {
     this.#send(rd.messagesEarly);
-    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+    if (rd.mustSync || rd.snapshot !== null || rd.entries.length > 0) {
       await this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+    } else if (rd.hardState !== null) {
+      // Only the commit index moved: written without an fdatasync, and not waited for (as etcd
+      // does; a crash may lose it, and the commit index is learned again from the leader).
+      this.#wal.save({ hardState: rd.hardState, sync: false }).catch((e: unknown) => {
+        this.logger.warn("member: writing the commit index failed", { error: String(e) });
+      });
     }
     if (rd.snapshot !== null) {
       this.#storage.applySnapshot(rd.snapshot);

@@ -49,6 +49,12 @@ export interface PersistRequest {
   readonly hardState?: HardState | null;
   /** A snapshot received from the leader: the log restarts after it. */
   readonly snapshot?: Snapshot | null;
+  /**
+   * `false`: written without an fdatasync of its own (Raft's `mustSync` is false: only the commit
+   * index moved). A later synced batch makes it durable with everything before it; a crash before
+   * that may lose it, which Raft allows. A batch holding any synced request is synced.
+   */
+  readonly sync?: boolean;
 }
 
 /** A snapshot of the local state machine; the log continues, entries up to it may be released. */
@@ -166,7 +172,11 @@ export class WalCore {
       lastIndex: this.#lastIndex,
       snapshots: [...this.#snapshots],
     };
+    let sync = false;
     for (const req of requests) {
+      if (!("localSnapshot" in req) && req.sync === false && (req.snapshot ?? null) === null) {
+        // Does not need a sync of its own.
+      } else sync = true;
       if ("localSnapshot" in req) {
         this.#addSnapshot(req.localSnapshot, MarkerKind.compaction, ops, records);
         continue;
@@ -185,7 +195,7 @@ export class WalCore {
       }
     }
     if (records.length === 0) return { ops, cleanup: [] };
-    this.#writeBatch(records, before, ops);
+    this.#writeBatch(records, before, ops, sync);
     return { ops, cleanup: this.#retire() };
   }
 
@@ -206,7 +216,7 @@ export class WalCore {
     return true;
   }
 
-  #writeBatch(records: readonly WalRecord[], before: HeaderState, ops: FileOp[]): void {
+  #writeBatch(records: readonly WalRecord[], before: HeaderState, ops: FileOp[], sync: boolean): void {
     let bytes = 0;
     let maxIndex = 0;
     for (const r of records) {
@@ -222,7 +232,8 @@ export class WalCore {
     }
     const data = encodeBatch(records, this.#nextBatch);
     this.#nextBatch = (this.#nextBatch + 1) >>> 0;
-    ops.push({ op: "write", file: seg.name, offset: seg.end, bytes: data }, { op: "sync", file: seg.name });
+    ops.push({ op: "write", file: seg.name, offset: seg.end, bytes: data });
+    if (sync) ops.push({ op: "sync", file: seg.name });
     seg.end += data.length;
     seg.maxIndex = Math.max(seg.maxIndex, maxIndex);
   }

@@ -225,3 +225,47 @@ test("WalCore on SimDisk: random workloads survive random crashes, torn writes a
     JSON.stringify(total),
   );
 });
+
+test("WalCore: a commit-only save (sync: false) is written without an fdatasync; a later synced batch makes it durable", () => {
+  // Proves the plans for Raft's mustSync=false saves: no sync op of their own; a batch that also
+  // holds a synced request is synced; after power loss the commit index is the old or the new one
+  // (never a torn record), and once a later synced batch is written it is durable.
+  const entries = (from: number, n: number): Entry[] =>
+    Array.from({ length: n }, (_, i) => ({ index: from + i, term: 1, type: 0, data: payload(from + i, 10) }));
+  const start = (): DiskWal => {
+    const w = new DiskWal();
+    assert.ok(w.persist({ snapshot: snapshotAt(1, 1), hardState: hs(1, 1) }));
+    assert.ok(w.persist({ entries: entries(2, 3), hardState: hs(1, 1) }));
+    return w;
+  };
+  const commitAfterCrash = (w: DiskWal): number => {
+    w.disk.crash();
+    const r = w.reopen();
+    assert.ok(r.ok, "recovers");
+    return r.hardState.commit;
+  };
+
+  const a = start();
+  const plan = a.core.append([{ hardState: hs(1, 4), sync: false }]);
+  assert.ok(plan.ops.some((op) => op.op === "write"));
+  assert.ok(!plan.ops.some((op) => op.op === "sync"), "no fdatasync for a commit-only save");
+  assert.ok(a.disk.execute(plan.ops).ok);
+  assert.ok([1, 4].includes(commitAfterCrash(a)));
+
+  const b = start();
+  const mixed = b.core.append([
+    { hardState: hs(1, 4), sync: false },
+    { entries: entries(5, 1), hardState: hs(1, 4) },
+  ]);
+  assert.ok(
+    mixed.ops.some((op) => op.op === "sync"),
+    "a batch with a synced request is synced",
+  );
+  assert.ok(b.disk.execute(mixed.ops).ok);
+  assert.equal(commitAfterCrash(b), 4);
+
+  const c = start();
+  assert.ok(c.disk.execute(c.core.append([{ hardState: hs(1, 3), sync: false }]).ops).ok);
+  assert.ok(c.persist({ entries: entries(5, 1), hardState: hs(1, 3) }));
+  assert.equal(commitAfterCrash(c), 3);
+});

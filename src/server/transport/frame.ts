@@ -51,6 +51,8 @@ export function frameName(type: number): string {
  * for one peer in one event-loop turn goes out in one socket write. Writing invalid values
  * (unsafe integers, nested frames) is a programmer error and throws.
  */
+const emptyBuffer = new Uint8Array(0);
+
 export class FrameWriter {
   #buf: Uint8Array;
   #len = 0;
@@ -125,7 +127,7 @@ export class FrameWriter {
   take(): Uint8Array {
     assert(this.#frameStart < 0, "FrameWriter: a frame is still open");
     const out = this.#buf.subarray(0, this.#len);
-    this.#buf = new Uint8Array(this.#initialBytes);
+    this.#buf = emptyBuffer; // a new buffer only if the writer is used again (most are not)
     this.#len = 0;
     return out;
   }
@@ -181,7 +183,7 @@ export class FrameWriter {
 
   #reserve(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
-    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#initialBytes, this.#len + n));
     grown.set(this.#buf.subarray(0, this.#len));
     this.#buf = grown;
   }

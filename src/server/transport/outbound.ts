@@ -370,9 +370,12 @@ export class OutboundPeer {
 
   #writeQueue(socket: Socket): void {
     const msgs = this.#queue;
+    const queued = this.#queuedBytes;
     this.#queue = [];
     this.#queuedBytes = 0;
-    const w = new FrameWriter(Math.min(this.#host.limits.frameBytesMax, 64 * 1024));
+    // Sized to what is queued (plus frame headers): a fixed 64 KiB per flush per peer made
+    // garbage fast enough to drive the leader into frequent full collections.
+    const w = new FrameWriter(Math.min(this.#host.limits.frameBytesMax, queued + 64 * msgs.length + 64));
     const { frames, tooLarge } = writeMessages(w, msgs, this.#host.limits.frameBytesMax);
     if (frames > 0) {
       const bytes = w.take();
