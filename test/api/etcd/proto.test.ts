@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import {
   decodeMessage,
+  Encoded,
+  encodedSize,
   encodeMessage,
   isEnumType,
   isMessageType,
@@ -196,4 +198,32 @@ test("proto: JSON mapping uses proto names, int64 strings, base64 bytes, enum na
   assert.equal(fromJson(D.RangeRequest, { nope: 1 }).ok, false);
   assert.equal(fromJson(D.RangeRequest, { limit: "x" }).ok, false);
   assert.equal(base64Decode("!!!"), null);
+});
+
+test("proto: a pre-encoded sub-message (Encoded) encodes to the same bytes and the same JSON", () => {
+  // Proves the watch fan-out's shortcut: a WatchResponse carrying events encoded once is
+  // byte-identical to one encoding the event objects, and the JSON gateway renders it the same.
+  const te = new TextEncoder();
+  const event = {
+    type: 0,
+    kv: {
+      key: te.encode("/k"),
+      createRevision: 5,
+      modRevision: 9,
+      version: 3,
+      value: te.encode("v"),
+      lease: 7,
+    },
+    prevKv: null,
+  };
+  const plain = {
+    header: { clusterId: 1n, memberId: 2n, revision: 9, raftTerm: 3 },
+    watchId: 4,
+    events: [event, event],
+  };
+  const pre = new Encoded(encodeMessage(D.Event, event));
+  const shortcut = { ...plain, events: [pre, pre] };
+  assert.deepEqual(encodeMessage(D.WatchResponse, shortcut), encodeMessage(D.WatchResponse, plain));
+  assert.equal(encodedSize(D.WatchResponse, shortcut), encodeMessage(D.WatchResponse, plain).length);
+  assert.deepEqual(toJson(D.WatchResponse, shortcut), toJson(D.WatchResponse, plain));
 });

@@ -377,9 +377,19 @@ function scalarSize(t: ScalarType | EnumDesc, v: unknown, st: SizeState): number
   }
 }
 
+/**
+ * A sub-message already encoded: {@link encodeMessage} copies its bytes where a message of the
+ * field's type goes (for messages sent many times, such as a watch event fanned out to every
+ * watcher). Decoding never produces one.
+ */
+export class Encoded {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 function valueSize(f: FieldDesc, v: unknown, st: SizeState): number {
   const tagSize = varintSize(f.no << 3);
   const t = f.type;
+  if (v instanceof Encoded) return tagSize + varintSize(v.bytes.length) + v.bytes.length;
   if (isMessageType(t)) {
     const slot = st.sizes.length;
     st.sizes.push(0);
@@ -455,6 +465,11 @@ class Writer {
 
 function writeValue(w: Writer, f: FieldDesc, v: unknown): void {
   const t = f.type;
+  if (v instanceof Encoded) {
+    w.varint((f.no << 3) | 2);
+    w.bytes(v.bytes);
+    return;
+  }
   if (isMessageType(t)) {
     w.varint((f.no << 3) | 2);
     w.varint(w.st.sizes[w.sizeAt++] as number);

@@ -7,6 +7,8 @@
  */
 import {
   createMessage,
+  decodeMessage,
+  Encoded,
   type EnumDesc,
   type FieldDesc,
   isEnumType,
@@ -48,7 +50,15 @@ function enumName(e: EnumDesc, n: number): string | number {
 
 function scalarToJson(f: FieldDesc, v: unknown): unknown {
   const t = f.type;
-  if (isMessageType(t)) return toJson(t(), v as object);
+  if (isMessageType(t)) {
+    if (v instanceof Encoded) {
+      const decoded = decodeMessage<object>(t(), v.bytes);
+      if (!decoded.ok)
+        throw new Error(`toJson: a pre-encoded ${t().name} does not decode: ${decoded.reason}`);
+      return toJson(t(), decoded.value);
+    }
+    return toJson(t(), v as object);
+  }
   if (isEnumType(t)) return enumName(t, v as number);
   switch (t) {
     case "bytes":

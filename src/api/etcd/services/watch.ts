@@ -5,12 +5,12 @@
  * backpressure, so a slow client parks its watchers (caught up later from history) instead of
  * growing memory. With `fragment`, a response larger than the request size limit is split.
  */
-import { EMPTY_BYTES, type WatchResponse, type WatchStream } from "../../../mvcc/mod.js";
+import { EMPTY_BYTES, type Event, type WatchResponse, type WatchStream } from "../../../mvcc/mod.js";
 import { AuthGate } from "../auth/gate.js";
 import { eventMsg, watchFiltersOf } from "../convert.js";
 import { bidiStream, type CallContext, type MethodDef, type StreamCall } from "../grpc/server.js";
 import { GrpcError } from "../grpc/status.js";
-import { encodedSize } from "../proto/codec.js";
+import { Encoded, encodedSize, encodeMessage } from "../proto/codec.js";
 import { D, type EventMsg, type WatchRequestMsg, type WatchResponseMsg } from "../proto/messages.js";
 import type { ServiceContext } from "./context.js";
 
@@ -19,6 +19,21 @@ export const watchResponsesPerBatchMax = 64;
 
 /** Bytes a response may add on top of its events (header, ids, flags) when fragmenting. */
 const responseOverheadBytes = 128;
+
+/**
+ * Each event encoded once, however many watchers it goes to (the store hands every watcher the same
+ * event objects): with many watchers, encoding was most of the fan-out's cost.
+ */
+const encodedEvents = new WeakMap<Event, Encoded>();
+
+function encodedEvent(e: Event): Encoded {
+  let enc = encodedEvents.get(e);
+  if (enc === undefined) {
+    enc = new Encoded(encodeMessage(D.Event, eventMsg(e)));
+    encodedEvents.set(e, enc);
+  }
+  return enc;
+}
 
 /** Splits `events` into fragments each (when possible) at most `bytesMax` encoded bytes. */
 export function fragmentEvents(events: readonly EventMsg[], bytesMax: number): EventMsg[][] {
@@ -177,11 +192,13 @@ class WatchSession {
       cancelReason: r.cancelReason,
     };
     if (r.canceled) this.#fragment.delete(r.watchId);
-    const events = r.events.map(eventMsg);
-    if (events.length < 2 || !this.#fragment.has(r.watchId)) {
+    if (!this.#fragment.has(r.watchId) || r.events.length < 2) {
+      // Pre-encoded events stand where EventMsg objects go (encodeMessage copies their bytes).
+      const events = r.events.map(encodedEvent) as unknown as EventMsg[];
       await this.call.send({ ...base, events });
       return;
     }
+    const events = r.events.map(eventMsg);
     const parts = fragmentEvents(events, this.sc.requestBytesMax);
     for (const [i, part] of parts.entries()) {
       await this.call.send({ ...base, events: part, fragment: i < parts.length - 1 });
