@@ -190,25 +190,47 @@ function countOutcomes(outcomes: readonly Outcome[]): OutcomeCounts {
 async function checkConvergence(cluster: ChaosCluster, events: EventLog): Promise<Convergence> {
   const deadline = Date.now() + 60_000;
   let detail = "";
+  let nextReport = Date.now() + 5000;
+  // One committed write after healing (the members then learn every commit before it); the
+  // revisions are polled without writing again, so that followers can catch up with the leader.
+  let sentinel = false;
   while (Date.now() < deadline) {
-    const leader = await cluster.admin.leader();
-    if (leader === null) {
-      detail = "no leader";
-      await sleep(250);
-      continue;
-    }
-    const put = await cluster.admin.put(leader, "chaos/sentinel", String(Date.now()));
-    if (put instanceof Error) {
-      detail = `sentinel put failed: ${put.message}`;
-      await sleep(250);
-      continue;
+    if (!sentinel) {
+      const leader = await cluster.admin.leader();
+      if (leader === null) {
+        detail = "no leader";
+        await sleep(250);
+        continue;
+      }
+      const put = await cluster.admin.put(leader, "chaos/sentinel", String(Date.now()));
+      if (put instanceof Error) {
+        detail = `sentinel put via ${leader.name} failed: ${put.message}`;
+        if (Date.now() > nextReport) {
+          events.add("convergence-wait", detail);
+          nextReport = Date.now() + 5000;
+        }
+        await sleep(250);
+        continue;
+      }
+      sentinel = true;
     }
     const statuses = await Promise.all(cluster.members.map((m) => cluster.admin.status(m)));
     const revisions = statuses.map((s) => s?.revision ?? -1);
     const rev = revisions[0] ?? -1;
     if (rev < 0 || revisions.some((r) => r !== rev)) {
-      detail = `revisions differ: ${cluster.members.map((m, i) => `${m.name}=${revisions[i]}`).join(" ")}`;
-      await sleep(500);
+      detail = `revisions differ: ${cluster.members
+        .map((m, i) => {
+          const s = statuses[i];
+          return s === null || s === undefined
+            ? `${m.name}=?`
+            : `${m.name}=${s.revision} (term ${s.raftTerm}, leader ${s.leader.toString(16)}, commit ${s.raftIndex}, applied ${s.raftAppliedIndex})`;
+        })
+        .join(" ")}`;
+      if (Date.now() > nextReport) {
+        events.add("convergence-wait", detail);
+        nextReport = Date.now() + 5000;
+      }
+      await sleep(200);
       continue;
     }
     const hashes = await Promise.all(cluster.members.map((m) => cluster.admin.hashKv(m, rev)));
