@@ -1,7 +1,8 @@
 /**
  * The chaos nemeses: seeded, switchable fault schedules against a {@link ChaosCluster}.
  *
- * - `kill`: SIGKILL a member (the leader half of the time), keep it down, restart it.
+ * - `kill`: SIGKILL a member (the leader half of the time; one kill in five is a graceful
+ *   SIGTERM stop instead), keep it down, restart it.
  * - `pause`: SIGSTOP a member (the leader half of the time) for longer than the election timeout,
  *   then SIGCONT.
  * - `partition`: majority/minority, isolate the leader, bridge, ring (partial connectivity) or a
@@ -175,9 +176,12 @@ export class Nemesis {
     this.#busy.add(m.name);
     try {
       const role = (await this.#isLeader(m)) ? "leader" : "follower";
-      await this.#cluster.kill(m);
+      // Mostly crashes; one in five is a graceful stop (SIGTERM: in-flight requests finish).
+      const graceful = this.#rng.float() < 0.2;
+      if (graceful) await this.#cluster.stop(m);
+      else await this.#cluster.kill(m);
       this.#count("kill");
-      this.#events.add("kill", `SIGKILL ${m.name} (${role})`);
+      this.#events.add("kill", `${graceful ? "SIGTERM" : "SIGKILL"} ${m.name} (${role})`);
       await this.#pause(this.#between(0.3, 3));
       if (m.state === "stopped") {
         this.#cluster.start(m, "existing");
