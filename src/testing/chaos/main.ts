@@ -18,7 +18,7 @@ import { type ChaosHistory, parseWorkloads } from "./workloads.js";
 const usage = `usage: npm run chaos -- [--nodes 3|5] [--time SECONDS] [--nemesis kill,pause,partition,member,disk,clock|all|none]
                       [--seed N] [--workload register,append,watch,lock|all] [--bug stale-reads]
                       [--partitions majority,isolate-leader,bridge,ring,one-way] [--heartbeat MS] [--election MS]
-                      [--dir DIR] [--quiet]
+                      [--dir DIR] [--keep-data] [--quiet]
        npm run chaos -- --recheck DIR     (run the checkers again over a run folder's history.json)`;
 
 interface Args {
@@ -33,6 +33,7 @@ interface Args {
   heartbeat: number;
   election: number;
   quiet: boolean;
+  keepData: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
@@ -48,14 +49,16 @@ function parseArgs(argv: readonly string[]): Args | string {
     heartbeat: 100,
     election: 1000,
     quiet: false,
+    keepData: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     const [flag, inline] = arg.includes("=")
       ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
       : [arg, undefined];
-    if (flag === "--quiet") {
-      a.quiet = true;
+    if (flag === "--quiet" || flag === "--keep-data") {
+      if (flag === "--quiet") a.quiet = true;
+      else a.keepData = true;
       continue;
     }
     if (flag === "--help" || flag === "-h") return "";
@@ -153,6 +156,7 @@ async function main(): Promise<number> {
     heartbeatMs: args.heartbeat,
     electionMs: args.election,
     echo: !args.quiet,
+    keepData: args.keepData,
     ...(args.bug === undefined ? {} : { bug: args.bug }),
     ...(shapes === undefined ? {} : { partitionShapes: shapes.filter((s) => s !== undefined) }),
   });

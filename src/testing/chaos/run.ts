@@ -4,7 +4,7 @@
  * converged (HashKV equal at the same revision), stop every process, check the history, and write
  * the run folder (member logs, events, history, verdicts, report).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CheckSummary, checkHistory } from "./check.js";
 import { type ChaosEvent, EventLog, RunClock } from "./events.js";
@@ -41,6 +41,8 @@ export interface ChaosOptions {
   readonly snapshotCount?: number;
   /** Periodic auto-compaction retention of the members, e.g. "20s" (the default; "0" = off). */
   readonly compactionRetention?: string;
+  /** Keep the members' data directories of a valid run too (default: only of an invalid one). */
+  readonly keepData?: boolean;
   /** Echo events to stderr. */
   readonly echo?: boolean;
   /** The compiled synod entry point (default: the one of this build). */
@@ -166,6 +168,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     durationMs: Math.round(clock.nowMs()),
   };
   writeFileSync(join(options.dir, "run-summary.txt"), `${summaryText(result)}\n`);
+  // Data directories (with every wiped copy: gigabytes after a long run) are kept only for a
+  // post-mortem of an invalid run.
+  if (result.valid && !(options.keepData ?? false))
+    rmSync(join(options.dir, "data"), { recursive: true, force: true });
   writeFileSync(
     join(options.dir, "result.json"),
     JSON.stringify({ ...result, history: undefined, events: undefined }, null, 2),
