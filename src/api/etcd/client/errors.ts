@@ -13,26 +13,10 @@
  * {@link isOutcomeUnknown} folds these into the one question a history checker asks.
  */
 
-/** gRPC status codes, by name (the `grpc-status` trailer). */
-export const GrpcCode = {
-  ok: 0,
-  canceled: 1,
-  unknown: 2,
-  invalidArgument: 3,
-  deadlineExceeded: 4,
-  notFound: 5,
-  alreadyExists: 6,
-  permissionDenied: 7,
-  resourceExhausted: 8,
-  failedPrecondition: 9,
-  aborted: 10,
-  outOfRange: 11,
-  unimplemented: 12,
-  internal: 13,
-  unavailable: 14,
-  dataLoss: 15,
-  unauthenticated: 16,
-} as const;
+import { GrpcStatus } from "../grpc/status.js";
+
+/** gRPC status codes, by name (the `grpc-status` trailer); the server's table. */
+export const GrpcCode = GrpcStatus;
 
 /** etcd error texts that a server may send after it proposed the request (outcome unknown). */
 const ambiguousMessages = [
