@@ -12,7 +12,6 @@
 import http2 from "node:http2";
 import { join } from "node:path";
 import { AuthGate } from "../src/api/etcd/auth/gate.js";
-import { frameMessage } from "../src/api/etcd/grpc/frames.js";
 import type { CallContext } from "../src/api/etcd/grpc/server.js";
 import { LocalBackend } from "../src/api/etcd/local.js";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../src/api/etcd/proto/codec.js";
@@ -20,6 +19,7 @@ import { D } from "../src/api/etcd/proto/messages.js";
 import { EtcdApiServer } from "../src/api/etcd/server.js";
 import { ServiceContext } from "../src/api/etcd/services/context.js";
 import { ProcessCluster, waitFor } from "../src/testing/procs.js";
+import { rawUnary } from "./lib/rawgrpc.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const inflight = Number(process.env.BENCH_INFLIGHT ?? 64);
@@ -27,7 +27,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const enc = new TextEncoder();
 
 /** One unary call on `session`; resolves with the gRPC status and the decoded response. */
-function call(
+async function call(
   session: http2.ClientHttp2Session,
   path: string,
   req: MessageDesc,
@@ -35,30 +35,9 @@ function call(
   msg: object,
   token: string | null,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const s = session.request({
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...(token === null ? {} : { token }),
-    });
-    let status = -1;
-    const chunks: Buffer[] = [];
-    const take = (h: http2.IncomingHttpHeaders): void => {
-      if (h["grpc-status"] !== undefined) status = Number(h["grpc-status"]);
-    };
-    s.on("response", take);
-    s.on("trailers", take);
-    s.on("data", (c: Buffer) => chunks.push(c));
-    s.on("error", reject);
-    s.on("close", () => {
-      const all = Buffer.concat(chunks);
-      const d = all.length >= 5 ? decodeMessage<Record<string, unknown>>(res, all.subarray(5)) : null;
-      resolve({ status, body: d?.ok === true ? d.value : {} });
-    });
-    s.end(frameMessage(encodeMessage(req, msg)));
-  });
+  const a = await rawUnary(session, path, encodeMessage(req, msg), token === null ? {} : { token });
+  const d = a.data.length >= 5 ? decodeMessage<Record<string, unknown>>(res, a.data.subarray(5)) : null;
+  return { status: a.status, body: d?.ok === true ? d.value : {} };
 }
 
 async function must(p: Promise<{ status: number; body: Record<string, unknown> }>, what: string) {

@@ -4,11 +4,11 @@
 //    raw HTTP/2 client with N concurrent streams on one connection (the client's own cost is
 //    included: both run on this one thread's machine).
 import http2 from "node:http2";
-import { frameMessage } from "../src/api/etcd/grpc/frames.js";
 import { LocalBackend } from "../src/api/etcd/local.js";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../src/api/etcd/proto/codec.js";
 import { D } from "../src/api/etcd/proto/messages.js";
 import { EtcdApiServer } from "../src/api/etcd/server.js";
+import { closedLoopRate, rawUnaryOk } from "./lib/rawgrpc.js";
 
 const enc = new TextEncoder();
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
@@ -67,32 +67,9 @@ function codec(): void {
 
 async function unary(port: number, path: string, body: Uint8Array, concurrency: number): Promise<number> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
-  const framed = frameMessage(body);
-  let done = 0;
-  const end = performance.now() + seconds * 1000;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      await new Promise<void>((resolve, reject) => {
-        const req = session.request({
-          ":method": "POST",
-          ":path": path,
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        req.on("trailers", (t) => {
-          if (t["grpc-status"] !== "0") reject(new Error(String(t["grpc-message"])));
-        });
-        req.on("data", () => {});
-        req.on("close", resolve);
-        req.on("error", reject);
-        req.end(framed);
-      });
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const rate = done / ((performance.now() - start) / 1000);
+  const rate = await closedLoopRate(concurrency, seconds, async () => {
+    await rawUnaryOk(session, path, body);
+  });
   session.close();
   return rate;
 }

@@ -10,10 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { frameMessage } from "../src/api/etcd/grpc/frames.js";
 import { decodeMessage, encodeMessage } from "../src/api/etcd/proto/codec.js";
 import { D } from "../src/api/etcd/proto/messages.js";
 import { etcdctl, ProcessCluster, type ProcessMember, waitFor } from "../src/testing/procs.js";
+import { closedLoopRate, rawUnary, rawUnaryOk } from "./lib/rawgrpc.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -40,60 +40,18 @@ function connect(t: Target): http2.ClientHttp2Session {
   return s;
 }
 
-/** One unary call; resolves with the gRPC status and the response bytes. */
-function call(
-  s: http2.ClientHttp2Session,
-  path: string,
-  body: Uint8Array,
-  token: string | null,
-): Promise<{ status: number; message: string; data: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = s.request({
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...(token === null ? {} : { token }),
-    });
-    const chunks: Buffer[] = [];
-    let status = -1;
-    let message = "";
-    const onHeaders = (h: http2.IncomingHttpHeaders): void => {
-      if (h["grpc-status"] !== undefined) {
-        status = Number(h["grpc-status"]);
-        message = String(h["grpc-message"] ?? "");
-      }
-    };
-    req.on("response", onHeaders);
-    req.on("trailers", onHeaders);
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("close", () => resolve({ status, message, data: Buffer.concat(chunks) }));
-    req.on("error", reject);
-    req.end(frameMessage(body));
-  });
-}
+const tokenHeader = (t: Target): Record<string, string> => (t.token === null ? {} : { token: t.token });
 
 /** Puts per second for one round. */
 async function putRate(t: Target): Promise<number> {
   const s = connect(t);
   const value = new Uint8Array(100);
-  let done = 0;
-  let failed = "";
-  const end = performance.now() + seconds * 1000;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: inflight }, async (_, w) => {
-      for (let i = 0; performance.now() < end && failed === ""; i++) {
-        const body = encodeMessage(D.PutRequest, { key: enc.encode(`/app/bench/${w}/${i % 1000}`), value });
-        const r = await call(s, "/etcdserverpb.KV/Put", body, t.token);
-        if (r.status === 0) done++;
-        else failed = `status ${r.status}: ${r.message}`;
-      }
-    }),
-  );
+  const rate = await closedLoopRate(inflight, seconds, async (w, i) => {
+    const body = encodeMessage(D.PutRequest, { key: enc.encode(`/app/bench/${w}/${i % 1000}`), value });
+    await rawUnaryOk(s, "/etcdserverpb.KV/Put", body, tokenHeader(t));
+  });
   s.close();
-  if (failed !== "") throw new Error(`a put failed: ${failed}`);
-  return done / ((performance.now() - start) / 1000);
+  return rate;
 }
 
 async function startCluster(secure: boolean): Promise<Target> {
@@ -123,7 +81,7 @@ async function startCluster(secure: boolean): Promise<Target> {
       const s = connect(t);
       try {
         const body = encodeMessage(D.PutRequest, { key: enc.encode("/ready"), value: new Uint8Array(1) });
-        return (await call(s, "/etcdserverpb.KV/Put", body, null)).status === 0;
+        return (await rawUnary(s, "/etcdserverpb.KV/Put", body)).status === 0;
       } catch {
         return false;
       } finally {
@@ -155,8 +113,7 @@ async function enableAuth(t: Target): Promise<void> {
   const s = connect(t);
   try {
     const body = encodeMessage(D.AuthenticateRequest, { name: "writer", password: "wpw" });
-    const r = await call(s, "/etcdserverpb.Auth/Authenticate", body, null);
-    if (r.status !== 0) throw new Error(`Authenticate: ${r.status} ${r.message}`);
+    const r = await rawUnaryOk(s, "/etcdserverpb.Auth/Authenticate", body);
     const decoded = decodeMessage<{ token: string }>(D.AuthenticateResponse, r.data.subarray(5));
     if (!decoded.ok) throw new Error(`Authenticate: ${decoded.reason}`);
     t.token = decoded.value.token;

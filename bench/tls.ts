@@ -11,22 +11,23 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { frameMessage } from "../src/api/etcd/grpc/frames.js";
 import { LocalBackend } from "../src/api/etcd/local.js";
 import { encodeMessage } from "../src/api/etcd/proto/codec.js";
 import { D } from "../src/api/etcd/proto/messages.js";
 import { EtcdApiServer } from "../src/api/etcd/server.js";
 import { TlsSource } from "../src/server/tls/mod.js";
 import { ProcessCluster, type ProcessMember, waitFor } from "../src/testing/procs.js";
+import { closedLoopRate, rawUnaryOk } from "./lib/rawgrpc.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const concurrency = [1, 16, 64];
 const certs = mkdtempSync(join(tmpdir(), "synod-bench-tls-"));
 execFileSync(process.execPath, [join(process.cwd(), "scripts/certs.mjs"), certs], { stdio: "ignore" });
 const pem = (n: string): Buffer => readFileSync(join(certs, `${n}.pem`));
-const putBody = frameMessage(
-  encodeMessage(D.PutRequest, { key: new TextEncoder().encode("/bench/key"), value: new Uint8Array(100) }),
-);
+const putBody = encodeMessage(D.PutRequest, {
+  key: new TextEncoder().encode("/bench/key"),
+  value: new Uint8Array(100),
+});
 
 /** Put requests per second over one connection with `streams` concurrent streams. */
 async function putRate(
@@ -38,33 +39,10 @@ async function putRate(
   const session = secure
     ? http2.connect(`https://127.0.0.1:${port}`, { ca: pem("ca"), cert: pem("root"), key: pem("root-key") })
     : http2.connect(`http://127.0.0.1:${port}`);
-  // A refused connection fails every request, which rejects this measurement.
   session.on("error", () => {});
-  let done = 0;
-  const end = performance.now() + forSeconds * 1000;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      await new Promise<void>((resolve, reject) => {
-        const req = session.request({
-          ":method": "POST",
-          ":path": "/etcdserverpb.KV/Put",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        req.on("trailers", (t) => {
-          if (t["grpc-status"] !== "0") reject(new Error(String(t["grpc-message"])));
-        });
-        req.on("data", () => {});
-        req.on("close", resolve);
-        req.on("error", reject);
-        req.end(putBody);
-      });
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: streams }, worker));
-  const rate = done / ((performance.now() - start) / 1000);
+  const rate = await closedLoopRate(streams, forSeconds, async () => {
+    await rawUnaryOk(session, "/etcdserverpb.KV/Put", putBody);
+  });
   session.close();
   return rate;
 }
