@@ -10,9 +10,11 @@ import {
   EMPTY_BYTES,
   encodeCommand,
   encodeSnapshot,
+  fromUtf8,
   type MvccResult,
   MvccStore,
   type MvccStoreOptions,
+  utf8,
   type WriteAuth,
 } from "../mvcc/mod.js";
 import { decodeConfChange } from "../raft/codec.js";
@@ -467,12 +469,12 @@ export class Member {
     if (this.#readWaiters.length > 0) {
       const waiters = this.#readWaiters;
       this.#readWaiters = [];
-      const ctx = new TextEncoder().encode(`r${this.#readSeq++}`);
-      const res = this.#raw.readIndex(ctx);
+      const key = `r${this.#readSeq++}`;
+      const res = this.#raw.readIndex(utf8(key));
       if (!res.ok && res.reason === RejectReason.noLeader)
         this.#readWaiters = waiters.concat(this.#readWaiters);
       else if (!res.ok) for (const w of waiters) w.reject(rejection(res));
-      else this.#readsInFlight.set(new TextDecoder().decode(ctx), waiters);
+      else this.#readsInFlight.set(key, waiters);
     }
   }
 
@@ -506,7 +508,7 @@ export class Member {
       } satisfies ApplyEvent);
     }
     for (const rs of rd.readStates) {
-      const key = new TextDecoder().decode(rs.context);
+      const key = fromUtf8(rs.context);
       const waiters = this.#readsInFlight.get(key);
       if (waiters === undefined) continue;
       this.#readsInFlight.delete(key);

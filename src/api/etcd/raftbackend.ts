@@ -23,6 +23,7 @@ import { ConfChangeType, NONE } from "../../raft/types.js";
 import type { MemberInfo } from "../../server/envelope.js";
 import { memberIdOf } from "../../server/ids.js";
 import type { Member } from "../../server/member.js";
+import { txnReadOnly } from "./auth/authorized.js";
 import type {
   MemberInfo as ApiMemberInfo,
   BackendFailure,
@@ -37,13 +38,9 @@ import type {
 } from "./backend.js";
 import { EtcdServerErrorCode } from "./backend.js";
 import { type ForwardTls, postJson } from "./forward.js";
-import { storeHash, storeSnapshot } from "./local.js";
+import { progressNotifyIntervalMsDefault, storeHash, storeSnapshot, watchSyncIntervalMs } from "./local.js";
 import { alarmText, etcdServerVersion } from "./version.js";
 
-/** Interval of the watch catch-up loop while watchers are unsynced (etcd: 100 ms). */
-const watchSyncIntervalMs = 100;
-/** Watch progress notifications (etcd: every 10 minutes). */
-const progressNotifyIntervalMs = 10 * 60 * 1000;
 /** How long a forwarded lease request may take. */
 const forwardTimeoutMs = 5000;
 
@@ -88,7 +85,7 @@ export class RaftBackend implements EtcdBackend {
     this.#forwardTls = options.forwardTls ?? null;
     this.#timers.push(
       setInterval(() => this.#syncWatchers(), watchSyncIntervalMs),
-      setInterval(() => this.member.store.watchHub.progressNotify(), progressNotifyIntervalMs),
+      setInterval(() => this.member.store.watchHub.progressNotify(), progressNotifyIntervalMsDefault),
     );
     for (const t of this.#timers) t.unref();
   }
@@ -115,7 +112,7 @@ export class RaftBackend implements EtcdBackend {
   }
 
   async txn(req: TxnRequest, opts: ReadOptions, auth?: WriteAuth) {
-    if (readOnlyTxn(req)) {
+    if (txnReadOnly(req)) {
       const barrier = await this.#readBarrier(opts);
       if (barrier !== null) return barrier;
       return this.member.store.txn(req);
@@ -426,14 +423,6 @@ function apiMember(m: MemberInfo): ApiMemberInfo {
     clientUrls: m.clientUrls,
     isLearner: m.isLearner,
   };
-}
-
-/** Whether a txn only reads (every operation in every branch, nested ones too, is a range). */
-function readOnlyTxn(req: TxnRequest): boolean {
-  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
-  return ops.every(
-    (op) => op.type === "range" || op.type === "empty" || (op.type === "txn" && readOnlyTxn(op.request)),
-  );
 }
 
 function ok<T>(value: T): BackendResult<T> {

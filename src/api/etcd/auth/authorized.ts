@@ -27,6 +27,7 @@ import {
   type RequestOp,
   type Revision,
   type TxnRequest,
+  txnDepthMax,
   type WatchHub,
   type WriteAuth,
 } from "../../../mvcc/mod.js";
@@ -41,9 +42,6 @@ import type {
   ReadOptions,
 } from "../backend.js";
 import type { AuthGate, Caller } from "./gate.js";
-
-/** Txn nesting the checker follows; deeper txns are refused by the decoder first. */
-const txnDepthMax = 64;
 
 function refused(error: BackendFailure): { ok: false; error: BackendFailure } {
   return { ok: false, error };
