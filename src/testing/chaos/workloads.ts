@@ -30,20 +30,20 @@ import type {
   RequestOpMsg,
 } from "../../api/etcd/proto/messages.js";
 import { SeededRng } from "../../lib/rng.js";
+import { prefixEnd, utf8 } from "../../mvcc/mod.js";
 import type { RunClock } from "./events.js";
 import type {
   AppendInput,
   AppendOp,
-  AppendOutput,
   LockHold,
+  Op,
   Outcome,
   RegisterInput,
   RegisterOp,
-  RegisterOutput,
   WatchEvent,
   WatchObservation,
 } from "./history.js";
-import type { ChaosCluster } from "./runner.js";
+import { type ChaosCluster, sleep } from "./runner.js";
 
 /** The workload kinds `--workload` accepts. */
 export const workloadKinds = ["register", "append", "watch", "lock"] as const;
@@ -221,11 +221,10 @@ class ClientCtx {
 // ------------------------------------------------------------------ request builders
 
 const text = new TextDecoder();
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function rangeReq(key: string): RangeRequestMsg {
   return {
-    key: bytes(key),
+    key: utf8(key),
     rangeEnd: new Uint8Array(0),
     limit: 0,
     revision: 0,
@@ -243,8 +242,8 @@ function rangeReq(key: string): RangeRequestMsg {
 
 function putReq(key: string, value: string): PutRequestMsg {
   return {
-    key: bytes(key),
-    value: bytes(value),
+    key: utf8(key),
+    value: utf8(value),
     lease: 0,
     prevKv: false,
     ignoreValue: false,
@@ -257,10 +256,10 @@ const target = { version: 0, create: 1, mod: 2, value: 3 } as const;
 const equal = 0;
 
 function compare(key: string, t: number, v: { value?: string; revision?: number }): CompareMsg {
-  const base = { result: equal, target: t, key: bytes(key), rangeEnd: new Uint8Array(0) };
+  const base = { result: equal, target: t, key: utf8(key), rangeEnd: new Uint8Array(0) };
   switch (t) {
     case target.value:
-      return { ...base, value: bytes(v.value ?? "") };
+      return { ...base, value: utf8(v.value ?? "") };
     case target.mod:
       return { ...base, modRevision: v.revision ?? 0 };
     case target.create:
@@ -293,16 +292,18 @@ async function registerClient(c: ClientCtx): Promise<void> {
   }
 }
 
-function recordRegister(
+/** Records one completed op in `list` (the register or append history). */
+function record<I, O>(
+  list: Op<I, O>[],
   c: ClientCtx,
   key: string,
-  input: RegisterInput,
+  input: I,
   invoke: number,
   outcome: Outcome,
-  output: RegisterOutput | null,
+  output: O | null,
   member: string | undefined,
 ): void {
-  const op: RegisterOp = {
+  list.push({
     id: c.ctx.nextOpId(),
     client: c.id,
     key,
@@ -312,8 +313,7 @@ function recordRegister(
     outcome,
     output: outcome === "ok" ? output : null,
     ...(member === undefined ? {} : { member }),
-  };
-  c.ctx.history.register.push(op);
+  });
 }
 
 async function registerRead(
@@ -328,7 +328,8 @@ async function registerRead(
     const value = kv === undefined ? null : text.decode(kv.value);
     if (kv !== undefined && value !== null) seen.set(key, { value, mod: kv.modRevision });
     else seen.delete(key);
-    recordRegister(
+    record(
+      c.ctx.history.register,
       c,
       key,
       { f: "read" },
@@ -338,7 +339,7 @@ async function registerRead(
       c.ctx.memberName(res.header.memberId),
     );
   } catch {
-    recordRegister(c, key, { f: "read" }, invoke, "fail", null, undefined);
+    record(c.ctx.history.register, c, key, { f: "read" }, invoke, "fail", null, undefined);
   }
 }
 
@@ -347,7 +348,8 @@ async function registerWrite(c: ClientCtx, key: string): Promise<void> {
   const invoke = c.ctx.nowNs();
   try {
     const res = await c.etcd.put({ key, value });
-    recordRegister(
+    record(
+      c.ctx.history.register,
       c,
       key,
       { f: "write", value },
@@ -357,7 +359,7 @@ async function registerWrite(c: ClientCtx, key: string): Promise<void> {
       c.ctx.memberName(res.header.memberId),
     );
   } catch (e) {
-    recordRegister(c, key, { f: "write", value }, invoke, outcomeOf(e), null, undefined);
+    record(c.ctx.history.register, c, key, { f: "write", value }, invoke, outcomeOf(e), null, undefined);
   }
 }
 
@@ -381,7 +383,8 @@ async function registerCas(
   try {
     const res = await c.etcd.txn({ compare: [cmp], success: [putOp(key, value)], failure: [] });
     const succeeded = res.succeeded === true;
-    recordRegister(
+    record(
+      c.ctx.history.register,
       c,
       key,
       input,
@@ -391,7 +394,7 @@ async function registerCas(
       c.ctx.memberName(res.header.memberId),
     );
   } catch (e) {
-    recordRegister(c, key, input, invoke, outcomeOf(e), null, undefined);
+    record(c.ctx.history.register, c, key, input, invoke, outcomeOf(e), null, undefined);
   }
 }
 
@@ -401,28 +404,6 @@ function parseList(kv: KeyValueMsg | undefined): string[] {
   if (kv === undefined) return [];
   const s = text.decode(kv.value);
   return s === "" ? [] : s.split(" ");
-}
-
-function recordAppend(
-  c: ClientCtx,
-  key: string,
-  input: AppendInput,
-  invoke: number,
-  outcome: Outcome,
-  output: AppendOutput | null,
-  member: string | undefined,
-): void {
-  c.ctx.history.append.push({
-    id: c.ctx.nextOpId(),
-    client: c.id,
-    key,
-    input,
-    invoke,
-    complete: c.ctx.nowNs(),
-    outcome,
-    output: outcome === "ok" ? output : null,
-    ...(member === undefined ? {} : { member }),
-  });
 }
 
 async function appendClient(c: ClientCtx): Promise<void> {
@@ -440,7 +421,8 @@ async function appendRead(c: ClientCtx, key: string): Promise<void> {
   try {
     const res = await c.etcd.range({ key });
     const list = parseList(res.kvs?.[0]);
-    recordAppend(
+    record(
+      c.ctx.history.append,
       c,
       key,
       { f: "read" },
@@ -450,7 +432,7 @@ async function appendRead(c: ClientCtx, key: string): Promise<void> {
       c.ctx.memberName(res.header.memberId),
     );
   } catch {
-    recordAppend(c, key, { f: "read" }, invoke, "fail", null, undefined);
+    record(c.ctx.history.append, c, key, { f: "read" }, invoke, "fail", null, undefined);
   }
 }
 
@@ -468,7 +450,7 @@ async function appendElem(c: ClientCtx, key: string): Promise<void> {
       mod = kv?.modRevision ?? 0;
     } catch {
       // Nothing was written by this op yet (earlier attempts lost their compare).
-      recordAppend(c, key, input, invoke, "fail", null, undefined);
+      record(c.ctx.history.append, c, key, input, invoke, "fail", null, undefined);
       return;
     }
     try {
@@ -478,29 +460,30 @@ async function appendElem(c: ClientCtx, key: string): Promise<void> {
         failure: [],
       });
       if (res.succeeded === true) {
-        recordAppend(c, key, input, invoke, "ok", { f: "append" }, c.ctx.memberName(res.header.memberId));
+        record(
+          c.ctx.history.append,
+          c,
+          key,
+          input,
+          invoke,
+          "ok",
+          { f: "append" },
+          c.ctx.memberName(res.header.memberId),
+        );
         return;
       }
     } catch (e) {
-      recordAppend(c, key, input, invoke, outcomeOf(e), null, undefined);
+      record(c.ctx.history.append, c, key, input, invoke, outcomeOf(e), null, undefined);
       return;
     }
   }
-  recordAppend(c, key, input, invoke, "fail", null, undefined);
+  record(c.ctx.history.append, c, key, input, invoke, "fail", null, undefined);
 }
 
 // ------------------------------------------------------------------ watch
 
 /** Prefixes watched (the empty prefix: every key). */
 const watchPrefixes = ["reg/", "app/", ""];
-
-function prefixEnd(prefix: string): Uint8Array {
-  if (prefix === "") return new Uint8Array([0]);
-  const b = bytes(prefix);
-  const end = b.slice();
-  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
-  return end;
-}
 
 async function watchClient(c: ClientCtx): Promise<void> {
   const prefix = watchPrefixes[c.id % watchPrefixes.length] ?? "";
@@ -570,7 +553,7 @@ function watchOnce(
       });
     };
     const watcher = ws.watch(
-      { key: bytes(prefix), rangeEnd: prefixEnd(prefix), startRevision: start },
+      { key: utf8(prefix), rangeEnd: prefixEnd(utf8(prefix)), startRevision: start },
       {
         onCreated: (_id, res) => {
           created = true;
@@ -815,8 +798,4 @@ async function underLock(
   } catch (e) {
     return { counterRead: read, counterWritten: null, writeOutcome: outcomeOf(e) };
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
