@@ -17,6 +17,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port not in `taken`, added to it. A port released by {@link freePort} may be handed out
+ * again by the next bind to port 0: listeners of one cluster take their ports through one set.
+ */
+export async function freePortNotIn(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (!taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
+}
+
 /** One member of a {@link ProcessCluster}. */
 export interface ProcessMember {
   readonly name: string;
@@ -68,18 +82,8 @@ export class ProcessCluster {
     schemes: { readonly client?: "http" | "https"; readonly peer?: "http" | "https" } = {},
   ): Promise<ProcessCluster> {
     const c = new ProcessCluster(mkdtempSync(join(tmpdir(), "synod-procs-")), mainJs, extraArgs, schemes);
-    // A port released by freePort may be handed out again by the next bind to port 0: never give
-    // the same port to two listeners of one cluster.
     const taken = new Set<number>();
-    const distinctPort = async (): Promise<number> => {
-      for (;;) {
-        const p = await freePort();
-        if (!taken.has(p)) {
-          taken.add(p);
-          return p;
-        }
-      }
-    };
+    const distinctPort = (): Promise<number> => freePortNotIn(taken);
     for (let i = 1; i <= n; i++) {
       c.members.push({
         name: `m${i}`,
