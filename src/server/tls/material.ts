@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createSecureContext, getCiphers, type SecureContextOptions } from "node:tls";
+import { createSecureContext, getCiphers, type SecureContext, type SecureContextOptions } from "node:tls";
 import { ErrorCode, SynodError } from "../../lib/errors.js";
 import { isTls13Suite } from "../ciphersuites.js";
 import type { TlsVersion } from "../configtls.js";
@@ -40,6 +40,8 @@ export interface TlsMaterial {
   readonly validToMs: number;
   /** The certificate's SHA-256 fingerprint, for logs. */
   readonly fingerprint: string;
+  /** A secure context holding all of it (the check that OpenSSL accepts it; used for dialing). */
+  readonly context: SecureContext;
 }
 
 function invalid(message: string): SynodError {
@@ -123,7 +125,7 @@ export function loadTlsMaterial(files: TlsFiles, protocol: TlsProtocolSettings, 
       `--${files.crl.flag} '${files.crl.path}' holds no PEM revocation list (-----BEGIN X509 CRL-----)`,
     );
   }
-  const material: TlsMaterial = {
+  const material = {
     files,
     cert: certPem,
     key: keyPem,
@@ -133,13 +135,14 @@ export function loadTlsMaterial(files: TlsFiles, protocol: TlsProtocolSettings, 
     validToMs,
     fingerprint: leaf.fingerprint256,
   };
+  let context: SecureContext;
   try {
-    createSecureContext(contextOptions(material, protocol));
+    context = createSecureContext(contextOptions(material, protocol));
   } catch (e) {
     const detail = e instanceof Error ? e.message : String(e);
     throw invalid(`OpenSSL refuses ${named} with its key, CA and CRL files: ${detail}`);
   }
-  return material;
+  return { ...material, context };
 }
 
 /**
@@ -157,7 +160,10 @@ export function checkCipherSuites(protocol: TlsProtocolSettings, label: string):
 }
 
 /** The options of a secure context holding `m` (certificate, key, CA, CRL) and the protocol settings. */
-export function contextOptions(m: TlsMaterial, protocol: TlsProtocolSettings): SecureContextOptions {
+export function contextOptions(
+  m: Pick<TlsMaterial, "cert" | "key" | "ca" | "crl">,
+  protocol: TlsProtocolSettings,
+): SecureContextOptions {
   const o: SecureContextOptions = { cert: m.cert, key: m.key, ...protocolOptions(protocol) };
   if (m.ca !== null) o.ca = m.ca;
   if (m.crl !== null) o.crl = m.crl;

@@ -8,7 +8,6 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import {
   checkServerIdentity,
-  createSecureContext,
   type PeerCertificate,
   type SecureContext,
   type SecureContextOptions,
@@ -66,7 +65,6 @@ export class TlsSource {
   readonly #listeners = new Set<() => void>();
   readonly #timer: NodeJS.Timeout;
   #material: TlsMaterial;
-  #clientContext: SecureContext | null = null;
   /** The signature of the files last loaded, the one seen at the last poll, and the last refused. */
   #loaded: string;
   #seen: string;
@@ -147,10 +145,9 @@ export class TlsSource {
     return contextOptions(this.#material, this.#protocol);
   }
 
-  /** A secure context for dialing with the current certificate (made once per certificate set). */
+  /** A secure context for dialing with the current certificate (made when the certificate set was loaded). */
   clientContext(): SecureContext {
-    this.#clientContext ??= createSecureContext(contextOptions(this.#material, this.#protocol));
-    return this.#clientContext;
+    return this.#material.context;
   }
 
   /**
@@ -213,7 +210,6 @@ export class TlsSource {
     }
     this.#loaded = now;
     this.#refused = "";
-    this.#clientContext = null;
     this.#expiryWarned = false;
     this.#logger.info("tls: reloaded the certificate", this.#describe());
     for (const l of this.#listeners) l();
