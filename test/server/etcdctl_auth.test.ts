@@ -297,6 +297,12 @@ test("auth: the auth state survives a restart and reaches a member that catches 
   // the same users and permissions; a member that was down while users changed and thousands of
   // entries were compacted away installs the leader's snapshot and knows the new user and rules.
   await c.kill(m3);
+  // If m3 led, the others elect a new leader first (etcdctl authenticates within its 2 s dial).
+  await waitFor(
+    "a leader without m3",
+    async () => (await etcdctl(ep(m1), [root, "put", "/probe", "1"])).code === 0,
+    30_000,
+  );
   await ok(ep(m1), [root, "user", "add", "bob:bobpw"], "User bob created\n");
   await ok(ep(m1), [root, "user", "grant-role", "bob", "app-ro"], "Role app-ro is granted to user bob\n");
   await ok(
