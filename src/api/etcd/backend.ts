@@ -212,8 +212,6 @@ export interface EtcdBackend {
   /** TTL -1 for an unknown lease. */
   leaseTimeToLive(id: LeaseId, keys: boolean): Promise<BackendResult<LeaseTimeToLiveResponse>>;
   leaseLeases(): Promise<BackendResult<{ readonly revision: Revision; readonly leases: readonly LeaseId[] }>>;
-  /** The keys attached to a lease as this member has applied it ([] for an unknown lease). Local. */
-  leaseKeys(id: LeaseId): readonly Uint8Array[];
 
   // Watch
   /**

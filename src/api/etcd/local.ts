@@ -151,10 +151,6 @@ export class LocalBackend implements EtcdBackend {
     return Promise.resolve(ok(this.store.leaseLeases()));
   }
 
-  leaseKeys(id: LeaseId): readonly Uint8Array[] {
-    return this.store.leaseTimeToLive(id, this.#nowMs(), true).keys;
-  }
-
   watchHub(): WatchHub {
     return this.store.watchHub;
   }

@@ -160,10 +160,6 @@ export class RaftBackend implements EtcdBackend {
     return Promise.resolve(ok(this.member.store.leaseLeases()));
   }
 
-  leaseKeys(id: LeaseId): readonly Uint8Array[] {
-    return this.member.store.leaseTimeToLive(id, nowMs(), true).keys;
-  }
-
   // ------------------------------------------------------------------ watch
 
   watchHub(): WatchHub {

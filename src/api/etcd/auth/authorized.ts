@@ -84,19 +84,6 @@ export class AuthorizedBackend implements EtcdBackend {
     return stale === null ? r : refused(stale);
   }
 
-  /**
-   * etcd's `checkLeasePuts`: a lease may be attached or revoked only by who may write all its
-   * keys (this member's view of them; an unknown lease has none and fails later on its own).
-   */
-  #leaseWritable(id: LeaseId): BackendFailure | null {
-    if (!this.caller.enabled || id === 0) return null;
-    for (const k of this.#inner.leaseKeys(id)) {
-      const bad = this.#write(k, undefined);
-      if (bad !== null) return bad;
-    }
-    return null;
-  }
-
   #putDenial(req: PutRequest): BackendFailure | null {
     return this.#write(req.key, undefined) ?? (req.prevKv === true ? this.#read(req.key, undefined) : null);
   }
@@ -108,30 +95,29 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   /** Every compare and every op of both branches, nested txns included (etcd's `checkTxnAuth`). */
-  #txnDenial(req: TxnRequest, depth: number, leases: Set<LeaseId>): BackendFailure | null {
+  #txnDenial(req: TxnRequest, depth: number): BackendFailure | null {
     if (depth > txnDepthMax) return null;
     for (const c of req.compare) {
       const bad = this.#read(c.key, c.rangeEnd);
       if (bad !== null) return bad;
     }
     for (const op of [...req.success, ...req.failure]) {
-      const bad = this.#opDenial(op, depth, leases);
+      const bad = this.#opDenial(op, depth);
       if (bad !== null) return bad;
     }
     return null;
   }
 
-  #opDenial(op: RequestOp, depth: number, leases: Set<LeaseId>): BackendFailure | null {
+  #opDenial(op: RequestOp, depth: number): BackendFailure | null {
     switch (op.type) {
       case "range":
         return this.#read(op.request.key, op.request.rangeEnd);
       case "put":
-        if ((op.request.lease ?? 0) !== 0) leases.add(op.request.lease ?? 0);
         return this.#putDenial(op.request);
       case "deleteRange":
         return this.#deleteDenial(op.request);
       case "txn":
-        return this.#txnDenial(op.request, depth + 1, leases);
+        return this.#txnDenial(op.request, depth + 1);
       case "empty":
         return null;
     }
@@ -146,7 +132,7 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   async put(req: PutRequest) {
-    const bad = this.#putDenial(req) ?? this.#leaseWritable(req.lease ?? 0);
+    const bad = this.#putDenial(req);
     if (bad !== null) return refused(bad);
     return this.#inner.put(req, this.#writeAuth);
   }
@@ -158,9 +144,7 @@ export class AuthorizedBackend implements EtcdBackend {
   }
 
   async txn(req: TxnRequest, opts: ReadOptions) {
-    const leases = new Set<LeaseId>();
-    let bad = this.#txnDenial(req, 0, leases);
-    for (const id of leases) bad ??= this.#leaseWritable(id);
+    const bad = this.#txnDenial(req, 0);
     if (bad !== null) return refused(bad);
     const r = await this.#inner.txn(req, opts, this.#writeAuth);
     return txnReadOnly(req) ? this.#stale(r) : r;
@@ -178,9 +162,7 @@ export class AuthorizedBackend implements EtcdBackend {
     return this.#inner.leaseGrant(req);
   }
 
-  async leaseRevoke(id: LeaseId) {
-    const bad = this.#leaseWritable(id);
-    if (bad !== null) return refused(bad);
+  leaseRevoke(id: LeaseId) {
     return this.#inner.leaseRevoke(id, this.#writeAuth);
   }
 
@@ -200,10 +182,6 @@ export class AuthorizedBackend implements EtcdBackend {
 
   leaseLeases() {
     return this.#inner.leaseLeases();
-  }
-
-  leaseKeys(id: LeaseId): readonly Uint8Array[] {
-    return this.#inner.leaseKeys(id);
   }
 
   /** "user name is empty" when auth is on and the call names no user. */
