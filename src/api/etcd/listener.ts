@@ -1,20 +1,10 @@
-import http2 from "node:http2";
 import net from "node:net";
-import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { type Logger, noopLogger } from "../../lib/logger.js";
-import {
-  AuthorityRewriter,
-  goawayFrame,
-  H2ConnectionError,
-  Http2Probe,
-  type ProbeStep,
-} from "./grpc/authority.js";
-import { http2Settings } from "./grpc/server.js";
-import { connectionIdentity, setConnectionIdentity } from "./tlsidentity.js";
+import { http2Preface } from "./grpc/h2.js";
+import { setConnectionIdentity } from "./tlsidentity.js";
 
-/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
-export const http2Preface: Uint8Array = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+export { http2Preface };
 
 /** Milliseconds a new connection has to send enough bytes to tell HTTP/2 from HTTP/1.1. */
 export const sniffTimeoutMs = 10_000;
@@ -29,87 +19,11 @@ export function sniffProtocol(head: Uint8Array): "http2" | "http1" | "unknown" {
   return head.length >= http2Preface.length ? "http2" : "unknown";
 }
 
-const http2SettingsPayload: Uint8Array = http2.getPackedSettings(http2Settings);
-const http2TableSize = http2Settings.headerTableSize ?? 4096;
-
 /** Where a sniffed connection goes. */
 export interface ConnectionRouter {
-  /** An HTTP/2 connection: the socket itself, or an {@link AuthorityRewritingStream} over it. */
-  http2(socket: Duplex): void;
+  /** An HTTP/2 connection and the bytes read from it so far (the preface and maybe more). */
+  http2(socket: net.Socket, head: Uint8Array): void;
   http1(socket: net.Socket): void;
-}
-
-/** Milliseconds the HTTP/2 probe waits for a Go client's first request before deciding anyway. */
-export const probeTimeoutMs = 2_000;
-
-/**
- * An HTTP/2 connection whose client bytes pass through an {@link AuthorityRewriter} on the way to
- * node:http2 (see `grpc/authority.ts`); what node:http2 writes goes to the socket unchanged.
- */
-export class AuthorityRewritingStream extends Duplex {
-  readonly #socket: net.Socket;
-  readonly #rewriter: AuthorityRewriter;
-
-  constructor(socket: net.Socket, rewriter: AuthorityRewriter, first: Uint8Array) {
-    super({ allowHalfOpen: false });
-    this.#socket = socket;
-    this.#rewriter = rewriter;
-    socket.on("data", (chunk: Buffer) => this.#feed(chunk));
-    socket.on("end", () => this.push(null));
-    socket.on("error", (e) => this.destroy(e));
-    socket.on("close", () => this.destroy());
-    this.#feed(first);
-    socket.resume();
-  }
-
-  /** The client's IP address (the gRPC server records it for the session; see `grpc/server.ts`). */
-  get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
-  }
-
-  /** How many `:authority` values were rewritten on this connection. */
-  get rewrites(): number {
-    return this.#rewriter.rewrites;
-  }
-
-  #feed(chunk: Uint8Array): void {
-    let parts: Uint8Array[];
-    try {
-      parts = this.#rewriter.push(chunk);
-    } catch (e) {
-      const code = e instanceof H2ConnectionError ? e.code : 0x2;
-      this.#socket.end(goawayFrame(code));
-      this.#socket.destroySoon();
-      return;
-    }
-    let more = true;
-    for (const p of parts) more = this.push(p);
-    if (!more) this.#socket.pause();
-  }
-
-  override _read(): void {
-    this.#socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#socket.write(chunk, callback);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.#socket.cork();
-    for (let i = 0; i < chunks.length - 1; i++) this.#socket.write((chunks[i] as { chunk: Buffer }).chunk);
-    this.#socket.write((chunks[chunks.length - 1] as { chunk: Buffer }).chunk, callback);
-    this.#socket.uncork();
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#socket.end(callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#socket.destroy();
-    callback(error);
-  }
 }
 
 /** Milliseconds a TLS client has to complete its handshake on an `https://` client URL. */
@@ -156,13 +70,13 @@ export interface SharedPortListenerOptions {
 
 /**
  * A TCP listener that serves gRPC (HTTP/2 with prior knowledge) and HTTP/1.1 on the same port, as
- * etcd does: it reads the first bytes of each connection, puts them back (`unshift`) and hands the
- * socket to the HTTP/2 or HTTP/1.1 server. Bytes are only buffered until the protocol is known
- * (at most the 24-byte preface).
+ * etcd does: it reads the first bytes of each connection and hands the socket to the HTTP/2 server
+ * with the bytes read, or puts them back (`unshift`) for the HTTP/1.1 server. Bytes are only
+ * buffered until the protocol is known (at most the 24-byte preface).
  *
  * With TLS the same happens on the decrypted bytes after the handshake, whose ALPN choice is
  * {@link chooseAlpn}'s: a connection on `http/1.1` goes to the HTTP/1.1 server at once; one on
- * `h2`, or without ALPN, is sniffed as above (etcdctl's Go client needs the HTTP/2 probe too).
+ * `h2`, or without ALPN, is sniffed as above.
  * With client certificate auth the certificate's CN is recorded as the connection's identity.
  */
 export class SharedPortListener {
@@ -253,9 +167,6 @@ export class SharedPortListener {
       router.http1(socket);
       return;
     }
-    // node:http2 refuses a TLS socket whose ALPN is not h2 as an "unknown protocol"; a client
-    // that negotiated nothing but speaks HTTP/2 with prior knowledge is served like one on h2.
-    if (socket.alpnProtocol === false) socket.alpnProtocol = "h2";
     this.#accept(socket, router);
   }
 
@@ -269,63 +180,30 @@ export class SharedPortListener {
   #accept(socket: net.Socket, router: ConnectionRouter): void {
     this.#sockets.add(socket);
     let head = new Uint8Array(0);
-    let probe: Http2Probe | null = null;
-    let timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
+    const timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);
       socket.off("data", onData);
       this.#sockets.delete(socket);
     };
-    const handOver = (bytes: Uint8Array, kind: "http1" | "http2"): void => {
-      cleanup();
-      socket.pause();
-      socket.unshift(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
-      // node:http2 reads the unshifted bytes itself and then consumes the socket's handle
-      // directly, so the socket must stay paused; node:http reads through the stream and needs it
-      // flowing again.
-      if (kind === "http2") router.http2(socket);
-      else {
-        router.http1(socket);
-        socket.resume();
-      }
-    };
-    const apply = (step: ProbeStep): void => {
-      if (step.kind === "wait") {
-        if (step.send !== null) socket.write(step.send);
-        return;
-      }
-      if (step.kind === "native") {
-        handOver(step.bytes, "http2");
-        return;
-      }
-      cleanup();
-      socket.pause();
-      const rewriter = new AuthorityRewriter(http2TableSize, step.stripAck);
-      const stream = new AuthorityRewritingStream(socket, rewriter, step.bytes);
-      const identity = connectionIdentity(socket);
-      if (identity !== undefined) setConnectionIdentity(stream, identity);
-      router.http2(stream);
-    };
     const onData = (chunk: Buffer): void => {
-      if (probe !== null) {
-        apply(probe.push(chunk));
-        return;
-      }
       const joined = new Uint8Array(head.length + chunk.length);
       joined.set(head);
       joined.set(chunk, head.length);
       head = joined;
       const kind = sniffProtocol(head);
       if (kind === "unknown") return;
-      if (kind === "http1") {
-        handOver(head, "http1");
+      cleanup();
+      if (kind === "http2") {
+        // The HTTP/2 server reads the socket itself from here on, starting with these bytes.
+        router.http2(socket, head);
         return;
       }
-      probe = new Http2Probe(http2SettingsPayload, http2TableSize);
-      clearTimeout(timer);
-      const p = probe;
-      timer = setTimeout(() => apply(p.timeout()), probeTimeoutMs);
-      apply(probe.push(head));
+      // node:http reads through the stream: the bytes go back first.
+      socket.pause();
+      socket.unshift(Buffer.from(head.buffer, head.byteOffset, head.length));
+      router.http1(socket);
+      socket.resume();
     };
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());

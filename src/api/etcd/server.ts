@@ -123,7 +123,7 @@ export class EtcdApiServer {
     this.#http1 = http.createServer((req, res) => this.gateway.handle(req, res));
     this.#listener = new SharedPortListener(
       {
-        http2: (socket: Socket) => this.grpc.handleConnection(socket),
+        http2: (socket: Socket, head: Uint8Array) => this.grpc.handleConnection(socket, head),
         http1: (socket: Socket) => {
           // node:http tracks connections only for servers that listen themselves, so track here.
           this.#http1Sockets.add(socket);

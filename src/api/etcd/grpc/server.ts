@@ -1,13 +1,9 @@
-import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../proto/codec.js";
-import {
-  type ClientIdentity,
-  connectionIdentity,
-  identityFields,
-  setConnectionIdentity,
-} from "../tlsidentity.js";
+import { identityFields } from "../tlsidentity.js";
 import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./frames.js";
+import { H2Connection, type H2Stream, type RequestHeaders } from "./h2.js";
+import { encodeLiterals, type HeaderField } from "./hpack.js";
 import { GrpcError, GrpcStatus } from "./status.js";
 
 /** What a handler knows about its call. */
@@ -115,47 +111,76 @@ export interface GrpcServerOptions {
 /** Default queued-request bound per stream before the transport stops reading from the client. */
 export const streamRequestsQueuedMaxDefault = 1024;
 
-/** Milliseconds an HTTP/2 session gets to finish after a graceful close before it is destroyed. */
+/** Milliseconds a connection gets to finish after a graceful close before it is destroyed. */
 export const sessionCloseGraceMs = 1000;
 /** How long a graceful close waits for unary calls in flight to finish before failing them. */
 export const unaryDrainMs = 3000;
 
-/**
- * A gRPC server written directly on `node:http2` (h2c, prior knowledge): message framing, status
- * trailers (trailers-only responses for early failures), `grpc-timeout` deadlines, cancellation
- * when the client resets the stream, per-stream backpressure both ways, and a receive size limit
- * checked from the frame header before the body is buffered. Connections are handed in with
- * {@link GrpcServer.handleConnection} (see `listener.ts`, which shares one port with HTTP/1.1).
- */
-/** The HTTP/2 settings the server announces (the probe in `listener.ts` announces the same). */
-export const http2Settings: http2.Settings = { maxConcurrentStreams: 4_294_967_295 >>> 1 };
+const utf8 = new TextEncoder();
 
+function fields(pairs: readonly (readonly [string, string])[]): HeaderField[] {
+  return pairs.map(([n, v]) => ({ name: utf8.encode(n), value: utf8.encode(v), sensitive: false }));
+}
+
+/** `:status: 200` (static table index 8), then the gRPC response fields as literals. */
+const responseHeaders: Uint8Array = Uint8Array.from([
+  0x88,
+  ...encodeLiterals(
+    fields([
+      ["content-type", "application/grpc"],
+      ["grpc-accept-encoding", "identity"],
+    ]),
+  ),
+]);
+const okTrailers: Uint8Array = encodeLiterals(fields([["grpc-status", "0"]]));
+const notGrpcResponse: Uint8Array = encodeLiterals(fields([[":status", "415"]]));
+
+/** The trailer block of a call ending with `error` (OK when null). */
+function trailerBlock(error: GrpcError | null): Uint8Array {
+  if (error === null) return okTrailers;
+  return encodeLiterals(
+    fields([
+      ["grpc-status", String(error.code)],
+      ["grpc-message", encodeGrpcMessage(error.message)],
+    ]),
+  );
+}
+
+/** A trailers-only response block (RFC: HEADERS with END_STREAM carrying the status). */
+function trailersOnlyBlock(error: GrpcError | null): Uint8Array {
+  const t = trailerBlock(error);
+  const out = new Uint8Array(responseHeaders.length + t.length);
+  out.set(responseHeaders);
+  out.set(t, responseHeaders.length);
+  return out;
+}
+
+/** What a call knows of its connection. */
+interface ConnectionInfo {
+  readonly identity: { readonly peerCommonName?: string };
+  readonly address: { readonly remoteAddress?: string };
+}
+
+/**
+ * A gRPC server on Synod's own HTTP/2 connection code (`h2.ts`; h2c with prior knowledge, or
+ * TLS with ALPN h2): message framing, status trailers (trailers-only responses for early
+ * failures), `grpc-timeout` deadlines, cancellation when the client resets the stream,
+ * per-stream backpressure both ways, and a receive size limit checked from the message header
+ * before the body is buffered. Connections are handed in with {@link GrpcServer.handleConnection}
+ * (see `listener.ts`, which shares one port with HTTP/1.1).
+ */
 export class GrpcServer {
-  readonly #http2: http2.Http2Server;
   readonly #methods = new Map<string, MethodDef>();
   /** Streaming calls in flight (they never end by themselves: a close fails them at once). */
   readonly #calls = new Set<Abortable>();
   /** Unary calls in flight (a close lets them finish, up to {@link unaryDrainMs}). */
   readonly #unaryCalls = new Set<Abortable>();
-  readonly #sessions = new Set<http2.ServerHttp2Session>();
-  /** The identity of the connection being handed to node:http2 (see {@link handleConnection}). */
-  #pendingIdentity: ClientIdentity | null = null;
-  /** The client address of the connection being handed to node:http2 ("" if unknown). */
-  #pendingAddress = "";
+  readonly #connections = new Set<H2Connection>();
   readonly #options: GrpcServerOptions;
   #closing = false;
 
   constructor(options: GrpcServerOptions) {
     this.#options = options;
-    this.#http2 = http2.createServer({ maxSessionMemory: 64, settings: http2Settings });
-    this.#http2.on("session", (session) => {
-      this.#sessions.add(session);
-      if (this.#pendingIdentity !== null) setConnectionIdentity(session, this.#pendingIdentity);
-      if (this.#pendingAddress !== "") sessionAddresses.set(session, this.#pendingAddress);
-      session.on("close", () => this.#sessions.delete(session));
-      session.on("error", () => session.destroy());
-    });
-    this.#http2.on("stream", (stream, headers) => this.#onStream(stream, headers));
   }
 
   /** Registers `method` at `path` (`/package.Service/Method`). */
@@ -174,32 +199,29 @@ export class GrpcServer {
   }
 
   /**
-   * Serves HTTP/2 on an accepted connection whose first bytes are the HTTP/2 connection preface:
-   * a socket, or a stream that rewrites the client's bytes (`listener.ts`).
+   * Serves HTTP/2 on an accepted connection (a TCP or TLS socket) whose bytes read so far are
+   * `head` (they start with the client connection preface).
    */
-  handleConnection(socket: Duplex): void {
+  handleConnection(socket: Duplex, head: Uint8Array = new Uint8Array(0)): void {
     if (this.#closing) {
       socket.destroy();
       return;
     }
-    // node:http2 makes the session synchronously inside this emit, so the connection's verified
-    // client identity (if any) is handed to the session there.
-    this.#pendingIdentity = connectionIdentity(socket) ?? null;
-    // A socket, or the authority-rewriting stream, which reports its socket's address (node:http2
-    // wraps such a stream and loses it, hence this record).
     const address: unknown = (socket as { remoteAddress?: unknown }).remoteAddress;
-    this.#pendingAddress = typeof address === "string" ? address : "";
-    try {
-      this.#http2.emit("connection", socket);
-    } finally {
-      this.#pendingIdentity = null;
-      this.#pendingAddress = "";
-    }
+    const info: ConnectionInfo = {
+      identity: identityFields(socket),
+      address: typeof address === "string" && address !== "" ? { remoteAddress: address } : {},
+    };
+    const connection = new H2Connection(socket, head, {
+      onStream: (stream, headers) => this.#onStream(stream, headers, info),
+    });
+    this.#connections.add(connection);
+    void connection.closedPromise.then(() => this.#connections.delete(connection));
   }
 
   /**
    * Graceful close: refuses new calls, ends streaming calls with UNAVAILABLE, lets unary calls in
-   * flight finish (up to {@link unaryDrainMs}, then fails them), and closes every session
+   * flight finish (up to {@link unaryDrainMs}, then fails them), and closes every connection
    * (destroyed after a grace period).
    */
   async close(): Promise<void> {
@@ -209,34 +231,35 @@ export class GrpcServer {
     const deadline = Date.now() + unaryDrainMs;
     while (this.#unaryCalls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const c of this.#unaryCalls) c.abort(stopped());
-    const sessions = [...this.#sessions];
+    const connections = [...this.#connections];
     await Promise.all(
-      sessions.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              s.destroy();
-              resolve();
-            }, sessionCloseGraceMs);
-            s.close(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
+      connections.map(async (c) => {
+        c.goAway();
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, sessionCloseGraceMs);
+        });
+        await Promise.race([c.closedPromise, grace]);
+        clearTimeout(timer);
+        c.destroy();
+      }),
     );
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on("error", () => {});
-    const path = String(headers[":path"] ?? "");
-    const contentType = String(headers["content-type"] ?? "");
-    if (headers[":method"] !== "POST" || !contentType.startsWith("application/grpc")) {
-      stream.respond({ ":status": 415 }, { endStream: true });
+  #onStream(stream: H2Stream, headers: RequestHeaders, info: ConnectionInfo): void {
+    const contentType = headers.fields["content-type"] ?? "";
+    if (headers.method !== "POST" || !contentType.startsWith("application/grpc")) {
+      stream.respondAndEnd(notGrpcResponse);
       return;
     }
+    const path = headers.path;
     const method = this.#methods.get(path);
-    const call = new Call(stream, this.#options, method?.kind === "unary" ? this.#unaryCalls : this.#calls);
+    const call = new Call(
+      stream,
+      this.#options,
+      method?.kind === "unary" ? this.#unaryCalls : this.#calls,
+      info,
+    );
     if (this.#closing) {
       call.finish(new GrpcError(GrpcStatus.unavailable, "etcdserver: server stopped"));
       return;
@@ -246,7 +269,7 @@ export class GrpcServer {
       call.finish(new GrpcError(GrpcStatus.unimplemented, text));
       return;
     }
-    call.start(method, headers, path);
+    call.start(method, headers.fields, path);
   }
 }
 
@@ -257,9 +280,10 @@ interface Abortable {
 
 /** One in-flight call: reads frames, runs the handler, writes responses and the status. */
 class Call implements Abortable {
-  readonly #stream: http2.ServerHttp2Stream;
+  readonly #stream: H2Stream;
   readonly #options: GrpcServerOptions;
   readonly #registry: Set<Abortable>;
+  readonly #info: ConnectionInfo;
   /**
    * The handler's abort signal, made on first use: most unary handlers never look at it, and an
    * AbortController with its listener costs about 4 us per call (profiled: ~9% of a Put's CPU
@@ -273,16 +297,21 @@ class Call implements Abortable {
   #headersSent = false;
   #done = false;
   #timer: NodeJS.Timeout | null = null;
+  /** Senders waiting for the stream to take more. */
+  #drainWaiters: (() => void)[] = [];
 
-  constructor(stream: http2.ServerHttp2Stream, options: GrpcServerOptions, registry: Set<Abortable>) {
+  constructor(stream: H2Stream, options: GrpcServerOptions, registry: Set<Abortable>, info: ConnectionInfo) {
     this.#stream = stream;
     this.#options = options;
     this.#registry = registry;
+    this.#info = info;
     registry.add(this);
-    stream.on("close", () => {
+    stream.onDrain = () => this.#wakeSenders();
+    stream.onClose = () => {
+      this.#wakeSenders();
       if (!this.#done) this.abort(new GrpcError(GrpcStatus.canceled, "context canceled"));
       this.#cleanup();
-    });
+    };
   }
 
   get ended(): boolean {
@@ -321,22 +350,19 @@ class Call implements Abortable {
       },
       metadata,
       requestBytes,
-      ...identityFields(this.#stream.session),
-      ...remoteAddressFields(this.#stream.session),
+      ...this.#info.identity,
+      ...this.#info.address,
     };
   }
 
-  start(method: MethodDef, headers: http2.IncomingHttpHeaders, path: string): void {
-    const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
+  start(method: MethodDef, metadata: Record<string, string>, path: string): void {
+    const timeoutMs = parseGrpcTimeout(metadata["grpc-timeout"]);
     if (timeoutMs !== null) {
       this.#timer = setTimeout(
         () => this.abort(new GrpcError(GrpcStatus.deadlineExceeded, "context deadline exceeded")),
         Math.max(0, timeoutMs),
       );
     }
-    // A for-in loop: Object.entries here was ~2% of a Put's CPU in the API layer (profiled).
-    const metadata: Record<string, string> = {};
-    for (const k in headers) if (k.charCodeAt(0) !== 58 /* ":" */) metadata[k] = String(headers[k]);
     const parser = new FrameParser(this.#options.receiveMessageBytesMax);
     if (method.kind === "bidi") this.#runBidi(method, parser, metadata, path);
     else this.#runSingleRequest(method, parser, metadata, path);
@@ -351,7 +377,7 @@ class Call implements Abortable {
   ): void {
     let request: Uint8Array | null = null;
     let count = 0;
-    this.#stream.on("data", (chunk: Buffer) => {
+    this.#stream.onData = (chunk) => {
       for (const ev of parser.push(chunk)) {
         if (!this.#frameOk(ev)) return;
         if (ev.type === "message") {
@@ -359,8 +385,8 @@ class Call implements Abortable {
           request = ev.message;
         }
       }
-    });
-    this.#stream.on("end", () => {
+    };
+    this.#stream.onEnd = () => {
       if (this.#done) return;
       if (count !== 1 || request === null) {
         this.finish(
@@ -383,13 +409,13 @@ class Call implements Abortable {
       const ctx = this.#context(metadata, request.length);
       const run =
         method.kind === "unary"
-          ? method.handle(decoded.value, ctx).then((res) => this.#sendOne(method.responseDesc, res))
+          ? method.handle(decoded.value, ctx).then((res) => this.#sendLast(method.responseDesc, res))
           : method.handle(decoded.value, ctx, (res) => this.send(method.responseDesc, res));
       run.then(
         () => this.finish(null),
         (e: unknown) => this.#fail(path, e),
       );
-    });
+    };
   }
 
   #runBidi(
@@ -403,7 +429,7 @@ class Call implements Abortable {
       this.#options.streamRequestsQueuedMax ?? streamRequestsQueuedMaxDefault,
     );
     this.#onAbort = () => queue.end();
-    this.#stream.on("data", (chunk: Buffer) => {
+    this.#stream.onData = (chunk) => {
       for (const ev of parser.push(chunk)) {
         if (!this.#frameOk(ev)) {
           queue.end();
@@ -420,8 +446,8 @@ class Call implements Abortable {
         }
         queue.push(decoded.value);
       }
-    });
-    this.#stream.on("end", () => queue.end());
+    };
+    this.#stream.onEnd = () => queue.end();
     const self = this;
     const call: StreamCall<unknown, object> = {
       requests: queue,
@@ -466,31 +492,29 @@ class Call implements Abortable {
   #respondHeaders(): void {
     if (this.#headersSent) return;
     this.#headersSent = true;
-    this.#stream.respond(
-      { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" },
-      { waitForTrailers: true },
-    );
+    this.#stream.respond(responseHeaders);
   }
 
-  async #sendOne(desc: MessageDesc, res: object): Promise<void> {
-    await this.send(desc, res);
+  /** A unary call's response: written without waiting, the status follows at once. */
+  #sendLast(desc: MessageDesc, res: object): void {
+    if (this.#done || this.#stream.closed) return;
+    this.#respondHeaders();
+    this.#stream.write(frameMessage(encodeMessage(desc, res)));
   }
 
   /** Writes one response message; resolves when the stream can take more. */
   send(desc: MessageDesc, res: object): Promise<void> {
-    if (this.#done || this.#stream.destroyed) return Promise.resolve();
+    if (this.#done || this.#stream.closed) return Promise.resolve();
     this.#respondHeaders();
-    const ok = this.#stream.write(frameMessage(encodeMessage(desc, res)));
-    if (ok) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#stream.off("drain", done);
-        this.#stream.off("close", done);
-        resolve();
-      };
-      this.#stream.on("drain", done);
-      this.#stream.on("close", done);
-    });
+    if (this.#stream.write(frameMessage(encodeMessage(desc, res)))) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #wakeSenders(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Ends the call with OK (`error` null) or the error's status; later calls do nothing. */
@@ -500,17 +524,13 @@ class Call implements Abortable {
     this.#cleanup();
     this.abort(null);
     const s = this.#stream;
-    if (s.destroyed || s.closed) return;
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(error?.code ?? GrpcStatus.ok) };
-    if (error !== null) trailers["grpc-message"] = encodeGrpcMessage(error.message);
+    if (s.closed) return;
     if (!this.#headersSent) {
-      // Trailers-only response.
       this.#headersSent = true;
-      s.respond({ ":status": 200, "content-type": "application/grpc", ...trailers }, { endStream: true });
+      s.respondAndEnd(error === null ? trailersOnlyBlock(null) : trailersOnlyBlock(error));
       return;
     }
-    s.once("wantTrailers", () => s.sendTrailers(trailers));
-    s.end();
+    s.end(trailerBlock(error));
   }
 
   #cleanup(): void {
@@ -527,7 +547,7 @@ class RequestQueue implements AsyncIterable<unknown> {
   #waiter: (() => void) | null = null;
 
   constructor(
-    readonly stream: http2.ServerHttp2Stream,
+    readonly stream: H2Stream,
     readonly queuedMax: number,
   ) {}
 
@@ -553,7 +573,7 @@ class RequestQueue implements AsyncIterable<unknown> {
     for (;;) {
       if (this.#items.length > 0) {
         const item = this.#items.shift();
-        if (this.#items.length < this.queuedMax / 2 && this.stream.isPaused()) this.stream.resume();
+        if (this.#items.length < this.queuedMax / 2 && this.stream.paused) this.stream.resume();
         yield item;
         continue;
       }
@@ -563,16 +583,4 @@ class RequestQueue implements AsyncIterable<unknown> {
       });
     }
   }
-}
-
-/** The type of {@link remoteAddressFields}' result. */
-type RemoteAddressFields = { readonly remoteAddress?: string };
-
-/** Client addresses of HTTP/2 sessions, recorded when the connection was handed over. */
-const sessionAddresses = new WeakMap<http2.Http2Session, string>();
-
-/** `{ remoteAddress }` for a {@link CallContext}: the client address of the session, or `{}`. */
-function remoteAddressFields(session: http2.Http2Session | undefined): RemoteAddressFields {
-  const address = session === undefined ? undefined : sessionAddresses.get(session);
-  return address === undefined ? {} : { remoteAddress: address };
 }
