@@ -1,13 +1,24 @@
 /**
  * The load generator's workloads, in etcd's benchmark vocabulary (`put`, `range`, `txn-put`,
- * `watch`, `lease-keepalive`), over the project's own etcd client so that they run against
- * Synod and etcd alike. Each "client" is a closed loop with one request in flight; clients
- * share `conns` HTTP/2 connections (connection i goes to endpoint i mod n, as etcd's tool does),
- * so hundreds of requests are pipelined over a few sessions and the client stays cheap.
+ * `watch`, `lease-keepalive`), over the generator's own lean HTTP/2 gRPC client (h2client.ts) so
+ * that they run against Synod and etcd alike and cost the machine little of the CPU the servers
+ * need. Each "client" is a closed loop with one request in flight; clients share `conns` HTTP/2
+ * connections (connection i goes to endpoint i mod n, as etcd's tool does), so hundreds of
+ * requests are pipelined over a few connections. Requests are encoded once (templates whose keys
+ * are written in place) and responses are not decoded beyond what a workload reads.
  */
-import { EtcdClient } from "../../src/api/etcd/client/mod.js";
-import { type MessageDesc, message } from "../../src/api/etcd/proto/codec.js";
-import { D } from "../../src/api/etcd/proto/messages.js";
+import { decodeMessage } from "../../src/api/etcd/proto/codec.js";
+import { D, type LeaseGrantResponseMsg } from "../../src/api/etcd/proto/messages.js";
+import { type BidiCall, H2Connection } from "./h2client.js";
+import {
+  framed,
+  type KeepAliveResponseLite,
+  keepAliveResponseLite,
+  PutTemplate,
+  TxnPutTemplate,
+  type WatchResponseLite,
+  watchResponseLite,
+} from "./requests.js";
 import { ErrorTally, type LoadResult, Recorder } from "./stats.js";
 
 /** The workloads. */
@@ -86,8 +97,17 @@ export const loadDefaults: Omit<LoadOptions, "workload"> = {
   leaseTtl: 100,
 };
 
-/** A response descriptor that skips every field: the benchmark only needs the status. */
-const skipAll: MessageDesc = message("bench.Skip", []);
+/** The gRPC methods the workloads call. */
+const paths = {
+  put: "/etcdserverpb.KV/Put",
+  range: "/etcdserverpb.KV/Range",
+  txn: "/etcdserverpb.KV/Txn",
+  status: "/etcdserverpb.Maintenance/Status",
+  leaseGrant: "/etcdserverpb.Lease/LeaseGrant",
+  leaseRevoke: "/etcdserverpb.Lease/LeaseRevoke",
+  leaseKeepAlive: "/etcdserverpb.Lease/LeaseKeepAlive",
+  watch: "/etcdserverpb.Watch/Watch",
+} as const;
 
 const enc = new TextEncoder();
 
@@ -113,21 +133,30 @@ function validate(o: LoadOptions): void {
   keyOf(o.keySpaceSize - 1, o.keySize);
 }
 
-/** The `conns` clients, connection i on endpoint i mod n. */
-function connect(o: LoadOptions): EtcdClient[] {
-  return Array.from(
-    { length: o.conns },
-    (_, i) =>
-      new EtcdClient({
-        endpoints: [o.endpoints[i % o.endpoints.length] as string],
-        defaultTimeoutMs: o.timeoutMs,
-      }),
+/** `n` connections, connection i to `endpointOf(i)`; all or none (a failure closes the others). */
+async function dial(n: number, endpointOf: (i: number) => string, o: LoadOptions): Promise<H2Connection[]> {
+  const tries = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) => H2Connection.connect(endpointOf(i), { timeoutMs: o.timeoutMs })),
   );
+  const conns = tries.flatMap((t) => (t.status === "fulfilled" ? [t.value] : []));
+  const failed = tries.find((t) => t.status === "rejected");
+  if (failed !== undefined) {
+    for (const c of conns) c.close();
+    throw failed.reason;
+  }
+  return conns;
 }
 
-/** Dials every connection before timing starts. */
-async function warm(conns: readonly EtcdClient[]): Promise<void> {
-  await Promise.all(conns.map((c) => c.status()));
+/** The `conns` connections, connection i on endpoint i mod n. */
+function connect(o: LoadOptions): Promise<H2Connection[]> {
+  return dial(o.conns, (i) => o.endpoints[i % o.endpoints.length] as string, o);
+}
+
+const statusRequest = framed(D.StatusRequest, {});
+
+/** One call on every connection before timing starts (the servers' first-request work is done). */
+async function warm(conns: readonly H2Connection[]): Promise<void> {
+  await Promise.all(conns.map((c) => c.unary(paths.status, statusRequest)));
 }
 
 /**
@@ -181,72 +210,174 @@ function result(
   };
 }
 
-function nextKey(o: LoadOptions, n: number): Uint8Array {
-  const i = o.sequentialKeys ? n % o.keySpaceSize : Math.floor(Math.random() * o.keySpaceSize);
-  return keyOf(i, o.keySize);
+/** The index of the key of operation `n`. */
+function nextKey(o: LoadOptions, n: number): number {
+  return o.sequentialKeys ? n % o.keySpaceSize : Math.floor(Math.random() * o.keySpaceSize);
 }
 
 const shape = (o: LoadOptions): string => `${o.clients} clients / ${o.conns} conns`;
 
-async function put(o: LoadOptions, conns: readonly EtcdClient[]): Promise<LoadResult> {
-  const value = new Uint8Array(o.valSize).fill(0x78);
-  const r = await closedLoop(o, (client, n) => {
-    const c = conns[client % conns.length] as EtcdClient;
-    return c.unary("etcdserverpb.KV", "Put", D.PutRequest, skipAll, { key: nextKey(o, n), value });
-  });
+async function put(o: LoadOptions, conns: readonly H2Connection[]): Promise<LoadResult> {
+  const template = new PutTemplate(o.keySize, new Uint8Array(o.valSize).fill(0x78));
+  const r = await closedLoop(o, (client, n) =>
+    (conns[client % conns.length] as H2Connection).unary(paths.put, template.request(nextKey(o, n))),
+  );
   return result(o, `put ${shape(o)}`, r);
 }
 
-async function range(o: LoadOptions, conns: readonly EtcdClient[]): Promise<LoadResult> {
-  const req = {
+async function range(o: LoadOptions, conns: readonly H2Connection[]): Promise<LoadResult> {
+  const req = framed(D.RangeRequest, {
     key: enc.encode(o.rangeKey),
     rangeEnd: enc.encode(o.rangeEnd),
     limit: o.limit,
     serializable: o.consistency === "s",
-  };
-  const r = await closedLoop(o, (client) => {
-    const c = conns[client % conns.length] as EtcdClient;
-    return c.unary("etcdserverpb.KV", "Range", D.RangeRequest, skipAll, req);
   });
+  const r = await closedLoop(o, (client) =>
+    (conns[client % conns.length] as H2Connection).unary(paths.range, req),
+  );
   const kind = o.consistency === "s" ? "serializable" : "linearizable";
   return result(o, `range (${kind}) ${shape(o)}`, r);
 }
 
-async function txnPut(o: LoadOptions, conns: readonly EtcdClient[]): Promise<LoadResult> {
+async function txnPut(o: LoadOptions, conns: readonly H2Connection[]): Promise<LoadResult> {
   if (o.txnOps > o.keySpaceSize) throw new Error("bench: txn-put needs --key-space-size >= --txn-ops");
-  const value = new Uint8Array(o.valSize).fill(0x78);
+  const template = new TxnPutTemplate(o.keySize, new Uint8Array(o.valSize).fill(0x78), o.txnOps);
   const r = await closedLoop(o, (client, n) => {
-    const c = conns[client % conns.length] as EtcdClient;
     const base = o.sequentialKeys ? n * o.txnOps : Math.floor(Math.random() * o.keySpaceSize);
-    const success = Array.from({ length: o.txnOps }, (_, j) => ({
-      requestPut: { key: keyOf((base + j) % o.keySpaceSize, o.keySize), value },
-    }));
-    return c.unary("etcdserverpb.KV", "Txn", D.TxnRequest, skipAll, { compare: [], success, failure: [] });
+    return (conns[client % conns.length] as H2Connection).unary(
+      paths.txn,
+      template.request(base, o.keySpaceSize),
+    );
   });
   return result(o, `txn-put (${o.txnOps} ops) ${shape(o)}`, r);
 }
 
-async function leaseKeepAlive(o: LoadOptions, conns: readonly EtcdClient[]): Promise<LoadResult> {
+/** One lease's keep-alive stream with at most one renewal in flight. */
+class KeepAliver {
+  readonly #call: BidiCall;
+  readonly #request: Uint8Array;
+  #waiter: { resolve(res: KeepAliveResponseLite): void; reject(error: Error): void } | null = null;
+  #ended: Error | null = null;
+
+  constructor(conn: H2Connection, id: number) {
+    this.#request = framed(D.LeaseKeepAliveRequest, { ID: id });
+    this.#call = conn.stream(paths.leaseKeepAlive, {
+      onMessage: (m) => {
+        const w = this.#waiter;
+        this.#waiter = null;
+        const res = decodeMessage<KeepAliveResponseLite>(keepAliveResponseLite, m);
+        if (res.ok) w?.resolve(res.value);
+        else w?.reject(new Error(`lease keep-alive: ${res.reason}`));
+      },
+      onEnd: (e) => {
+        this.#ended = e ?? new Error("lease keep-alive stream closed");
+        this.#waiter?.reject(this.#ended);
+        this.#waiter = null;
+      },
+    });
+  }
+
+  /** Renews the lease once: the server's answer (TTL <= 0: no such lease). */
+  once(): Promise<KeepAliveResponseLite> {
+    if (this.#ended !== null) return Promise.reject(this.#ended);
+    if (this.#waiter !== null) throw new Error("bench: one keep-alive at a time per stream");
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+      this.#call.send(this.#request);
+    });
+  }
+
+  close(): void {
+    this.#call.cancel();
+  }
+}
+
+async function leaseGrant(c: H2Connection, ttl: number, id: number): Promise<number> {
+  const bytes = await c.unary(paths.leaseGrant, framed(D.LeaseGrantRequest, { TTL: ttl, ID: id }));
+  const res = decodeMessage<LeaseGrantResponseMsg>(D.LeaseGrantResponse, bytes);
+  if (!res.ok) throw new Error(`lease grant: ${res.reason}`);
+  if (res.value.error !== "") throw new Error(`lease grant: ${res.value.error}`);
+  return res.value.ID;
+}
+
+async function leaseKeepAlive(o: LoadOptions, conns: readonly H2Connection[]): Promise<LoadResult> {
   // The ids are chosen here: etcd picks random 63-bit ids, beyond what the codec's numbers hold exactly.
   const base = 1 + Math.floor(Math.random() * 2 ** 40);
+  const connOf = (i: number): H2Connection => conns[i % conns.length] as H2Connection;
   const leases = await Promise.all(
-    Array.from({ length: o.clients }, (_, i) =>
-      (conns[i % conns.length] as EtcdClient).leaseGrant(o.leaseTtl, base + i),
-    ),
+    Array.from({ length: o.clients }, (_, i) => leaseGrant(connOf(i), o.leaseTtl, base + i)),
   );
-  const streams = leases.map((_, i) => (conns[i % conns.length] as EtcdClient).keepAliveStream());
+  const keepers = leases.map((id, i) => new KeepAliver(connOf(i), id));
   try {
-    await Promise.all(streams.map((s, i) => s.keepAlive((leases[i] as { ID: number }).ID)));
+    await Promise.all(keepers.map((k) => k.once()));
     const r = await closedLoop(o, async (client) => {
-      const res = await (streams[client] as (typeof streams)[number]).keepAlive(
-        (leases[client] as { ID: number }).ID,
-      );
+      const res = await (keepers[client] as KeepAliver).once();
       if (res.TTL <= 0) throw new Error(`lease ${res.ID} not found`);
     });
     return result(o, `lease-keepalive ${shape(o)}`, r);
   } finally {
-    for (const s of streams) s.close();
-    await Promise.allSettled(leases.map((l, i) => (conns[i % conns.length] as EtcdClient).leaseRevoke(l.ID)));
+    for (const k of keepers) k.close();
+    await Promise.allSettled(
+      leases.map((id, i) => connOf(i).unary(paths.leaseRevoke, framed(D.LeaseRevokeRequest, { ID: id }))),
+    );
+  }
+}
+
+/** One watch stream of the watch workload: its watchers' creation and their events. */
+class WatchBenchStream {
+  readonly call: BidiCall;
+  /** Create requests sent and answered. */
+  sent = 0;
+  answered = 0;
+  readonly created: Promise<void>;
+  #resolve: () => void = () => {};
+  #reject: (e: Error) => void = () => {};
+
+  constructor(conn: H2Connection, onEvents: (res: WatchResponseLite) => void, errors: ErrorTally) {
+    this.created = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.created.catch(() => {});
+    this.call = conn.stream(paths.watch, {
+      onMessage: (m) => {
+        const res = decodeMessage<WatchResponseLite>(watchResponseLite, m);
+        if (!res.ok) {
+          errors.add(new Error(`watch: ${res.reason}`));
+          return;
+        }
+        const w = res.value;
+        if (w.canceled) {
+          const e = new Error(`watch canceled: ${w.cancelReason}`);
+          if (this.answered < this.sent) this.#reject(e);
+          else errors.add(e);
+          return;
+        }
+        if (w.created) {
+          this.answered++;
+          if (this.answered === this.sent) this.#resolve();
+          return;
+        }
+        if (w.events.length > 0) onEvents(w);
+      },
+      onEnd: (e) => {
+        if (e === null) return;
+        // As etcd's client tells each watcher of a failed stream.
+        for (let i = 0; i < this.sent; i++) errors.add(e);
+        this.#reject(e);
+      },
+    });
+  }
+
+  /** Sends one framed create request. */
+  create(request: Uint8Array): void {
+    this.sent++;
+    this.call.send(request);
+  }
+
+  /** Resolves `created` now if no watcher was asked for. */
+  sealed(): void {
+    if (this.sent === 0) this.#resolve();
   }
 }
 
@@ -256,25 +387,23 @@ async function leaseKeepAlive(o: LoadOptions, conns: readonly EtcdClient[]): Pro
  * latency of an event is the time from just before its put was sent to its arrival at the
  * watcher (as etcd's `watch-latency`). Throughput is events delivered per second.
  */
-async function watch(o: LoadOptions, conns: readonly EtcdClient[]): Promise<LoadResult> {
+async function watch(o: LoadOptions, conns: readonly H2Connection[]): Promise<LoadResult> {
   if (o.valSize < 4)
     throw new Error("bench: watch needs --val-size >= 4 (the value carries the put's number)");
   const endpoint = o.watchEndpoint !== "" ? o.watchEndpoint : (o.endpoints[0] as string);
   const watchConns = Math.max(1, Math.min(o.conns, o.streams));
-  const wclients = Array.from(
-    { length: watchConns },
-    () => new EtcdClient({ endpoints: [endpoint], defaultTimeoutMs: o.timeoutMs }),
-  );
+  const wconns = await dial(watchConns, () => endpoint, o);
   const rec = new Recorder();
   const errors = new ErrorTally();
   const sentAt = new Float64Array(o.putTotal);
   const keys = Array.from({ length: o.watchedKeyTotal }, (_, i) => enc.encode(`watch-bench/${i}`));
+  const creates = keys.map((key) => framed(D.WatchRequest, { createRequest: { key } }));
   const watchersOfKey = new Array<number>(o.watchedKeyTotal).fill(0);
   let expected = 0;
   let delivered = 0;
-  const onEvents = (events: readonly { kv: { value: Uint8Array } | null }[]): void => {
+  const onEvents = (res: WatchResponseLite): void => {
     const now = performance.now();
-    for (const e of events) {
+    for (const e of res.events) {
       const v = e.kv?.value;
       if (v === undefined || v.length < 4) continue;
       const seq =
@@ -283,22 +412,19 @@ async function watch(o: LoadOptions, conns: readonly EtcdClient[]): Promise<Load
       delivered++;
     }
   };
-  const streams = Array.from({ length: o.streams }, (_, i) =>
-    (wclients[i % watchConns] as EtcdClient).watchStream(),
+  const streams = Array.from(
+    { length: o.streams },
+    (_, i) => new WatchBenchStream(wconns[i % watchConns] as H2Connection, onEvents, errors),
   );
   try {
     const t0 = performance.now();
-    const created: Promise<number>[] = [];
     for (let i = 0; i < o.watchers; i++) {
       const k = i % o.watchedKeyTotal;
       watchersOfKey[k] = (watchersOfKey[k] ?? 0) + 1;
-      const w = (streams[i % o.streams] as (typeof streams)[number]).watch(
-        { key: keys[k] as Uint8Array },
-        { onEvents, onError: (e) => errors.add(e) },
-      );
-      created.push(w.created);
+      (streams[i % o.streams] as WatchBenchStream).create(creates[k] as Uint8Array);
     }
-    await Promise.all(created);
+    for (const s of streams) s.sealed();
+    await Promise.all(streams.map((s) => s.created));
     const createSeconds = (performance.now() - t0) / 1000;
     const start = performance.now();
     const interval = 1000 / o.putRate;
@@ -314,9 +440,10 @@ async function watch(o: LoadOptions, conns: readonly EtcdClient[]): Promise<Load
       value[3] = n & 0xff;
       const k = n % o.watchedKeyTotal;
       expected += watchersOfKey[k] ?? 0;
+      const request = framed(D.PutRequest, { key: keys[k] as Uint8Array, value });
       sentAt[n] = performance.now();
-      const c = conns[n % conns.length] as EtcdClient;
-      puts.push(c.put({ key: keys[k] as Uint8Array, value }).catch((e: unknown) => errors.add(e)));
+      const c = conns[n % conns.length] as H2Connection;
+      puts.push(c.unary(paths.put, request).catch((e: unknown) => errors.add(e)));
     }
     await Promise.all(puts);
     const deadline = performance.now() + 30_000;
@@ -331,15 +458,15 @@ async function watch(o: LoadOptions, conns: readonly EtcdClient[]): Promise<Load
       { watchersCreatedPerSecond: o.watchers / createSeconds, eventsExpected: expected },
     );
   } finally {
-    for (const s of streams) s.close();
-    for (const c of wclients) c.close();
+    for (const s of streams) s.call.cancel();
+    for (const c of wconns) c.close();
   }
 }
 
 /** Runs one workload and returns its figures. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   validate(options);
-  const conns = connect(options);
+  const conns = await connect(options);
   try {
     await warm(conns);
     switch (options.workload) {
