@@ -149,7 +149,7 @@ class Stream {
   grpcStatus = -1;
   grpcMessage = "";
   parser: FrameParser | null = null;
-  /** The sweep epoch when the call started (for the unary timeout). */
+  /** The sweep epoch when the call was made (for the unary timeout). */
   epoch = 0;
   done = false;
 
@@ -428,6 +428,7 @@ export class H2Connection {
   // Streams
 
   #open(s: Stream): void {
+    s.epoch = this.#epoch;
     if (this.#refusal !== null) {
       s.done = true;
       s.sink.end(new ConnectionError(this.endpoint, false, this.#refusal));
@@ -448,7 +449,6 @@ export class H2Connection {
     this.#nextId += 2;
     s.sendWindow = this.#peerInitialWindow;
     s.recvWindow = this.#recvWindowBytes;
-    s.epoch = this.#epoch;
     this.#streams.set(s.id, s);
     this.#active++;
     let block = this.#blocks.get(s.path);
@@ -571,9 +571,16 @@ export class H2Connection {
 
   #sweepTimeouts(): void {
     this.#epoch++;
-    for (const s of this.#streams.values()) {
-      if (s.timed && this.#epoch - s.epoch > sweepTicksPerTimeout) {
-        this.#failStream(s, H2Code.cancel, new ClientTimeoutError(this.endpoint, this.#timeoutMs, s.path));
+    const late = (s: Stream): boolean => s.timed && this.#epoch - s.epoch > sweepTicksPerTimeout;
+    const timeout = (s: Stream): Error => new ClientTimeoutError(this.endpoint, this.#timeoutMs, s.path);
+    for (const s of this.#streams.values()) if (late(s)) this.#failStream(s, H2Code.cancel, timeout(s));
+    // Calls still waiting for the server's stream limit time out too.
+    if (this.#waiting.some(late)) {
+      const expired = this.#waiting.filter(late);
+      this.#waiting.splice(0, this.#waiting.length, ...this.#waiting.filter((s) => !late(s)));
+      for (const s of expired) {
+        s.done = true;
+        s.sink.end(timeout(s));
       }
     }
   }

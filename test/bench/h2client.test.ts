@@ -276,7 +276,10 @@ async function h2Server(
     const chunks: Buffer[] = [];
     stream.on("error", () => {});
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => handle(stream, headers, Buffer.concat(chunks)));
+    stream.on("end", () => {
+      // A stream the client reset also ends; there is nothing to answer then.
+      if (!stream.destroyed && !stream.closed) handle(stream, headers, Buffer.concat(chunks));
+    });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
@@ -388,6 +391,33 @@ test("H2Connection against node:http2: calls beyond SETTINGS_MAX_CONCURRENT_STRE
       Array.from({ length: 12 }, (_, i) => `${i}`),
     );
     assert.ok(most <= 2, `at most 2 streams open, saw ${most}`);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+test("H2Connection against node:http2: a call waiting for a stream slot times out, and runs once one frees", async () => {
+  // One stream allowed and held by an open bidirectional stream: a unary call waits, then times out.
+  const srv = await h2Server({ settings: { maxConcurrentStreams: 1 } }, (stream, _h, body) =>
+    reply(stream, unframe(body)),
+  );
+  const c = await H2Connection.connect(srv.endpoint, { timeoutMs: 80 });
+  try {
+    let ended: Error | null | undefined;
+    const call = c.stream("/e.S/Hold", {
+      onMessage: () => {},
+      onEnd: (e) => {
+        ended = e;
+      },
+    });
+    await assert.rejects(c.unary("/e.S/Echo", frameMessage(enc.encode("x"))), (e: unknown) => {
+      assert.ok(e instanceof ClientTimeoutError);
+      return true;
+    });
+    assert.equal(ended, undefined);
+    call.cancel();
+    assert.equal(text(await c.unary("/e.S/Echo", frameMessage(enc.encode("y")))), "y");
   } finally {
     c.close();
     await srv.close();
