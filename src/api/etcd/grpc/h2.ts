@@ -212,7 +212,6 @@ export class H2Stream {
   pendingOffset = 0;
   /** @internal trailers to send once `pending` is empty. */
   trailers: Uint8Array | null = null;
-  /** @internal */ wantDrain = false;
   #paused = false;
   #localEnded = false;
 
@@ -265,7 +264,7 @@ export class H2Stream {
     this.pendingBytes += data.length;
     this.connection.pump(this);
     const ok = this.pendingBytes < streamQueuedBytesHigh && !this.connection.congested;
-    if (!ok) this.wantDrain = true;
+    if (!ok) this.connection.wantsDrain(this);
     return ok;
   }
 
@@ -310,6 +309,8 @@ export class H2Connection {
   readonly #streams = new Map<number, H2Stream>();
   /** Streams with DATA waiting for connection window, in arrival order. */
   readonly #blocked = new Set<H2Stream>();
+  /** Streams whose writer waits for {@link H2Stream.onDrain}. */
+  readonly #drainWanted = new Set<H2Stream>();
   #in: Uint8Array | null = null;
   #prefaceSeen = false;
   #settingsSeen = false;
@@ -427,6 +428,13 @@ export class H2Connection {
       this.#readPaused = true;
       s.pause();
     }
+    // Writers told to wait because this flush's bytes were still queued here may go on now.
+    if (this.#drainWanted.size > 0) this.#notifyDrains();
+  }
+
+  /** @internal `st`'s writer waits for its onDrain. */
+  wantsDrain(st: H2Stream): void {
+    this.#drainWanted.add(st);
   }
 
   #onSocketDrain(): void {
@@ -439,9 +447,9 @@ export class H2Connection {
 
   #notifyDrains(): void {
     if (this.congested) return;
-    for (const st of this.#streams.values()) {
-      if (st.wantDrain && st.pendingBytes < streamQueuedBytesHigh) {
-        st.wantDrain = false;
+    for (const st of this.#drainWanted) {
+      if (st.pendingBytes < streamQueuedBytesHigh) {
+        this.#drainWanted.delete(st);
         st.onDrain?.();
       }
     }
@@ -497,8 +505,8 @@ export class H2Connection {
       } else st.pendingOffset += n;
     }
     this.#blocked.delete(st);
-    if (st.wantDrain && !this.congested) {
-      st.wantDrain = false;
+    if (this.#drainWanted.has(st) && !this.congested) {
+      this.#drainWanted.delete(st);
       st.onDrain?.();
     }
     if (st.trailers !== null) {
@@ -544,6 +552,7 @@ export class H2Connection {
     st.trailers = null;
     this.#streams.delete(st.id);
     this.#blocked.delete(st);
+    this.#drainWanted.delete(st);
     st.onClose?.();
     if (this.#goingAway && this.#streams.size === 0) {
       this.#flush();
