@@ -1,14 +1,16 @@
 // Build, then `node dist/bench/etcd-api.js`: what the etcd API layer costs.
 // 1. The proto codec: encode and decode times per message for typical etcd messages.
-// 2. End to end over loopback: unary Put and Range on an in-process server (LocalBackend) from a
-//    raw HTTP/2 client with N concurrent streams on one connection (the client's own cost is
-//    included: both run on this one thread's machine).
-import http2 from "node:http2";
+// 2. End to end over loopback: unary Put and Range on an in-process server (LocalBackend) from the
+//    load generator's HTTP/2 client (bench/lib/h2client.ts) with N concurrent streams on one
+//    connection (the client's own cost, a few microseconds per call, is included: both run on
+//    this one thread).
+import { frameMessage } from "../src/api/etcd/grpc/frames.js";
 import { LocalBackend } from "../src/api/etcd/local.js";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../src/api/etcd/proto/codec.js";
 import { D } from "../src/api/etcd/proto/messages.js";
 import { EtcdApiServer } from "../src/api/etcd/server.js";
-import { closedLoopRate, rawUnaryOk } from "./lib/rawgrpc.js";
+import { H2Connection } from "./lib/h2client.js";
+import { closedLoopRate } from "./lib/rawgrpc.js";
 
 const enc = new TextEncoder();
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
@@ -66,12 +68,15 @@ function codec(): void {
 }
 
 async function unary(port: number, path: string, body: Uint8Array, concurrency: number): Promise<number> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  const rate = await closedLoopRate(concurrency, seconds, async () => {
-    await rawUnaryOk(session, path, body);
-  });
-  session.close();
-  return rate;
+  const conn = await H2Connection.connect(`127.0.0.1:${port}`);
+  const request = frameMessage(body);
+  try {
+    return await closedLoopRate(concurrency, seconds, async () => {
+      await conn.unary(path, request);
+    });
+  } finally {
+    conn.close();
+  }
 }
 
 async function endToEnd(): Promise<void> {

@@ -1,6 +1,7 @@
 // Raw gRPC unary calls over one node:http2 session, for the micro-benchmarks that measure one
-// server path (bench/etcd-api.ts, tls.ts, auth.ts, secure.ts) without the client library's own
-// bookkeeping; and a closed-loop driver that turns a call into a rate.
+// server path over TLS or with metadata (bench/tls.ts, auth.ts, secure.ts), which the lean client
+// (h2client.ts, plain h2c only) does not speak, without the client library's own bookkeeping; and
+// a closed-loop driver that turns a call into a rate (also used by bench/etcd-api.ts).
 import type http2 from "node:http2";
 import { frameMessage } from "../../src/api/etcd/grpc/frames.js";
 
