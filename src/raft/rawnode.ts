@@ -35,8 +35,10 @@ import {
  *    fsync when `mustSync`, and add them to the {@link Storage} the core reads.
  * 3. Only then send `messages`: vote grants, append acknowledgements and everything else that
  *    depends on the write (a vote must be on disk before the candidate hears of it).
- * 4. Apply `committedEntries` in order (they may include entries of this same Ready, which step 2
- *    has made durable), and hand `readStates` to waiting readers once their index is applied.
+ * 4. Apply `committedEntries` in order, and hand `readStates` to waiting readers once their index
+ *    is applied. Committed entries are durable on a quorum, so they may be applied while step 2
+ *    is still in flight, even those that arrived in this same Ready (as etcd's apply loop does);
+ *    only a `snapshot` must be installed before them.
  * 5. Call `advance()`. Configuration changes among `committedEntries` take effect at that moment.
  *
  * Between `ready()` and `advance()` the core may keep stepping messages and ticking; only one

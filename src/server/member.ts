@@ -88,6 +88,17 @@ interface Waiter<T> {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * A client waiting for its proposal to be applied. No timer of its own: every request has the
+ * same timeout, so the map's insertion order is deadline order and one sweep per tick expires them.
+ */
+interface PendingProposal {
+  readonly resolve: (value: MvccResult<CommandResponse>) => void;
+  readonly reject: (err: Error) => void;
+  /** `performance.now()` milliseconds after which it fails with a timeout. */
+  readonly deadlineMs: number;
+}
+
 /** Largest number of ticks replayed after the process was paused (bounded catch-up). */
 const catchUpTicksMax = 1000;
 /** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
@@ -100,8 +111,8 @@ const leaseRevokesPerTickMax = 100;
  *
  * Loop: tick from a monotonic clock (every missed tick is replayed, so a paused process gives up
  * leadership and leases before serving again); proposals of one event-loop turn go to Raft as one
- * batch; each Ready: send the early messages, write to the WAL (group commit), then send the rest,
- * apply, and advance.
+ * batch; each Ready: send the early messages, start the WAL write (group commit), apply what is
+ * committed while it is in flight, then send the rest and advance.
  */
 export class Member {
   readonly id: NodeId;
@@ -118,7 +129,7 @@ export class Member {
   #members = new Map<NodeId, MemberInfo>();
   /** Request ids of this run: a random start, so a run never reuses an id of an earlier run. */
   #nextRequest = firstRequestId();
-  readonly #pending = new Map<number, Waiter<MvccResult<CommandResponse>>>();
+  readonly #pending = new Map<number, PendingProposal>();
   readonly #pendingConf = new Map<number, Waiter<void>>();
   #proposals: { requestId: number; data: Uint8Array }[] = [];
   #readWaiters: Waiter<void>[] = [];
@@ -246,6 +257,7 @@ export class Member {
       this.#lastTickMs = now;
     }
     for (let i = 0; i < ticks; i++) this.#raw.tick();
+    this.#expireProposals();
     if (this.#leader) this.#expireLeases();
     this.#kick();
   }
@@ -295,6 +307,11 @@ export class Member {
     this.#kick();
   }
 
+  /** Whether this member is a learner (a non-voting member) in the membership applied here. */
+  get isLearner(): boolean {
+    return this.#members.get(this.id)?.isLearner === true;
+  }
+
   /** The current members, by id. */
   members(): MemberInfo[] {
     return [...this.#members.values()].sort((a, b) => a.id - b.id);
@@ -314,24 +331,24 @@ export class Member {
     const data = wrapCommand(this.id, encodeCommand(envelope));
     return new Promise((resolve, reject) => {
       if (this.#stopped) return reject(stoppedError());
-      const timer = setTimeout(() => {
-        this.#pending.delete(requestId);
-        reject(timeoutError());
-      }, this.#requestTimeoutMs);
       this.#pending.set(requestId, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-        timer,
+        resolve,
+        reject,
+        deadlineMs: performance.now() + this.#requestTimeoutMs,
       });
       this.#proposals.push({ requestId, data });
       this.#kick();
     });
+  }
+
+  /** Fails the proposals whose time is up (the oldest first; see {@link PendingProposal}). */
+  #expireProposals(): void {
+    const now = performance.now();
+    for (const [requestId, w] of this.#pending) {
+      if (w.deadlineMs > now) break;
+      this.#pending.delete(requestId);
+      w.reject(timeoutError());
+    }
   }
 
   /**
@@ -480,8 +497,9 @@ export class Member {
 
   async #handleReady(rd: Ready): Promise<void> {
     this.#send(rd.messagesEarly);
+    let write: Promise<void> | null = null;
     if (rd.mustSync || rd.snapshot !== null || rd.entries.length > 0) {
-      await this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      write = this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
     } else if (rd.hardState !== null) {
       // Only the commit index moved: written without an fdatasync, and not waited for (as etcd
       // does; a crash may lose it, and the commit index is learned again from the leader).
@@ -489,6 +507,13 @@ export class Member {
         this.logger.warn("member: writing the commit index failed", { error: String(e) });
       });
     }
+    // Committed entries are on a quorum's disks already, so they are applied (and their clients
+    // answered) while this Ready's own write is in flight, as etcd's apply loop does; waiting for
+    // it would add a whole fdatasync of newer entries to every answer. After a snapshot they wait,
+    // since they apply on top of it.
+    const applyNow = rd.snapshot === null;
+    if (applyNow) this.#applyCommitted(rd.committedEntries);
+    if (write !== null) await write;
     if (rd.snapshot !== null) {
       this.#storage.applySnapshot(rd.snapshot);
       this.#installSnapshot();
@@ -497,16 +522,7 @@ export class Member {
     this.#storage.append(rd.entries);
     if (rd.hardState !== null) this.#storage.setHardState(rd.hardState);
     this.#send(rd.messages);
-    const applyStartMs = performance.now();
-    for (const e of rd.committedEntries) this.#apply(e);
-    if (rd.committedEntries.length > 0 && applyChannel.hasSubscribers) {
-      applyChannel.publish({
-        member: this.id,
-        entries: rd.committedEntries.length,
-        durationMs: performance.now() - applyStartMs,
-        index: this.store.appliedIndex,
-      } satisfies ApplyEvent);
-    }
+    if (!applyNow) this.#applyCommitted(rd.committedEntries);
     for (const rs of rd.readStates) {
       const key = fromUtf8(rs.context);
       const waiters = this.#readsInFlight.get(key);
@@ -518,6 +534,20 @@ export class Member {
     if (rd.softState !== null) this.#onRoleChange();
     this.#releaseReads();
     await this.#maybeSnapshot();
+  }
+
+  #applyCommitted(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const applyStartMs = performance.now();
+    for (const e of entries) this.#apply(e);
+    if (applyChannel.hasSubscribers) {
+      applyChannel.publish({
+        member: this.id,
+        entries: entries.length,
+        durationMs: performance.now() - applyStartMs,
+        index: this.store.appliedIndex,
+      } satisfies ApplyEvent);
+    }
   }
 
   #apply(e: Entry): void {

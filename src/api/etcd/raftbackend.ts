@@ -347,8 +347,7 @@ export class RaftBackend implements EtcdBackend {
 
   /** etcd serves only serializable reads and Status on a learner. */
   #learnerRefusal(): { ok: false; error: BackendFailure } | null {
-    const self = this.member.members().find((m) => m.id === this.member.id);
-    if (self?.isLearner !== true) return null;
+    if (!this.member.isLearner) return null;
     return fail(EtcdServerErrorCode.notSupportedForLearner, "this member is a learner");
   }
 
