@@ -12,10 +12,9 @@ const headerBytes = 9;
 
 export function wrapCommand(member: NodeId, command: Uint8Array): Uint8Array {
   const out = new Uint8Array(headerBytes + command.length);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, kindCommand);
-  view.setUint32(1, Math.floor(member / 2 ** 32));
-  view.setUint32(5, member >>> 0);
+  out[0] = kindCommand;
+  putU32(out, 1, Math.floor(member / 2 ** 32));
+  putU32(out, 5, member >>> 0);
   out.set(command, headerBytes);
   return out;
 }
@@ -56,8 +55,24 @@ export function unwrapHashCheck(data: Uint8Array): HashCheck | null {
 /** Splits an entry into the proposing member and the command bytes. */
 export function unwrapCommand(data: Uint8Array): { member: NodeId; command: Uint8Array } {
   assert(data.length >= headerBytes && data[0] === kindCommand, "unwrapCommand: not a command envelope");
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return { member: view.getUint32(1) * 2 ** 32 + view.getUint32(5), command: data.subarray(headerBytes) };
+  return { member: getU32(data, 1) * 2 ** 32 + getU32(data, 5), command: data.subarray(headerBytes) };
+}
+
+function putU32(out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
+}
+
+function getU32(b: Uint8Array, at: number): number {
+  return (
+    (((b[at] as number) << 24) |
+      ((b[at + 1] as number) << 16) |
+      ((b[at + 2] as number) << 8) |
+      (b[at + 3] as number)) >>>
+    0
+  );
 }
 
 /** A cluster member as the membership records it (carried in conf-change contexts and snapshots). */

@@ -371,6 +371,9 @@ export function messageWireBytes(m: Message): number {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+/** The decoded value of every empty byte string (it has nothing to alias). */
+const noBytes = new Uint8Array(0);
+
 /** Raised inside decoders on malformed input and turned into a returned reason at the boundary. */
 class Malformed extends Error {}
 
@@ -419,19 +422,21 @@ class PayloadReader {
     return high * 2 ** 32 + low;
   }
 
-  uvarint(what: string): number {
+  /** A varint; `what` and `suffix` name it in the error (joined only then, not per call). */
+  uvarint(what: string, suffix = ""): number {
     let n = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8(what);
+      if (this.pos >= this.buf.length) throw new Malformed(`truncated at ${what}${suffix}`);
+      const b = this.buf[this.pos++] as number;
       n += (b & 0x7f) * scale;
       if (b < 0x80) {
-        if (!Number.isSafeInteger(n)) throw new Malformed(`${what} exceeds 2^53-1`);
+        if (!Number.isSafeInteger(n)) throw new Malformed(`${what}${suffix} exceeds 2^53-1`);
         return n;
       }
       scale *= 0x80;
     }
-    throw new Malformed(`${what} is a varint longer than 8 bytes`);
+    throw new Malformed(`${what}${suffix} is a varint longer than 8 bytes`);
   }
 
   /** A count that is at most `max` and leaves at least `minEach` bytes per item. */
@@ -445,15 +450,25 @@ class PayloadReader {
 
   /** Varint length, then a copy of that many bytes. */
   bytes(what: string): Uint8Array {
-    const n = this.uvarint(`${what} length`);
+    const n = this.uvarint(what, " length");
     if (n > this.remaining)
       throw new Malformed(`${what} of ${n} bytes exceeds the ${this.remaining} bytes left`);
     return this.copy(n);
   }
 
-  /** A copy of the next `n` bytes (never a view: decoded values must not pin the input). */
+  /** The payload copied once, at the first {@link copy}; decoded byte strings are views of it. */
+  #owned: Uint8Array | null = null;
+
+  /**
+   * The next `n` bytes, never a view of the input (decoded values must not pin the socket's
+   * chunks), but a view of one copy of the whole payload: the entries of a frame are kept and
+   * released together by the log, and one allocation per frame instead of one per entry spares
+   * the follower's allocator and collector.
+   */
   copy(n: number): Uint8Array {
-    const out = this.buf.slice(this.pos, this.pos + n);
+    if (n === 0) return noBytes;
+    this.#owned ??= this.buf.slice();
+    const out = this.#owned.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
