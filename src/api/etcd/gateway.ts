@@ -5,10 +5,11 @@
  * `GET /metrics`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { FrameParser } from "./grpc/frames.js";
 import type { CallContext, GrpcServer, MethodDef, StreamCall } from "./grpc/server.js";
 import { GrpcError, GrpcStatus, httpStatusOf } from "./grpc/status.js";
 import { serveProbe } from "./probes.js";
-import { encodedSize } from "./proto/codec.js";
+import { decodeMessage, encodedSize } from "./proto/codec.js";
 import { fromJson, toJson } from "./proto/json.js";
 import type { ServiceContext } from "./services/context.js";
 import { identityFields } from "./tlsidentity.js";
@@ -312,6 +313,14 @@ export class Gateway {
     const call: StreamCall<unknown, object> = {
       requests: requests(),
       send: (r) => stream.send(toJson(def.responseDesc, r)),
+      // Responses a handler encoded itself (the watch fan-out) are decoded back for JSON.
+      sendFramed: async (framed) => {
+        for (const ev of new FrameParser(Number.MAX_SAFE_INTEGER).push(framed)) {
+          if (ev.type !== "message") continue;
+          const decoded = decodeMessage<object>(def.responseDesc, ev.message);
+          if (decoded.ok) await stream.send(toJson(def.responseDesc, decoded.value));
+        }
+      },
       get ended() {
         return abort.signal.aborted;
       },

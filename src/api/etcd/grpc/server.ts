@@ -30,6 +30,11 @@ export interface StreamCall<Req, Res> {
   readonly requests: AsyncIterable<Req>;
   /** Sends one response; resolves once the transport can take more (backpressure). */
   send(res: Res): Promise<void>;
+  /**
+   * Sends responses already encoded and in gRPC framing (one or more length-prefixed messages
+   * of the method's response type), as one write; resolves as {@link send} does.
+   */
+  sendFramed(framed: Uint8Array): Promise<void>;
   /** Whether the call has ended (cancelled, failed or finished). */
   readonly ended: boolean;
 }
@@ -452,6 +457,7 @@ class Call implements Abortable {
     const call: StreamCall<unknown, object> = {
       requests: queue,
       send: (res) => this.send(method.responseDesc, res),
+      sendFramed: (framed) => this.#write(framed),
       get ended() {
         return self.#done;
       },
@@ -505,8 +511,14 @@ class Call implements Abortable {
   /** Writes one response message; resolves when the stream can take more. */
   send(desc: MessageDesc, res: object): Promise<void> {
     if (this.#done || this.#stream.closed) return Promise.resolve();
+    return this.#write(frameMessage(encodeMessage(desc, res)));
+  }
+
+  /** Writes framed response bytes; resolves when the stream can take more. */
+  #write(framed: Uint8Array): Promise<void> {
+    if (this.#done || this.#stream.closed) return Promise.resolve();
     this.#respondHeaders();
-    if (this.#stream.write(frameMessage(encodeMessage(desc, res)))) return Promise.resolve();
+    if (this.#stream.write(framed)) return Promise.resolve();
     return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 

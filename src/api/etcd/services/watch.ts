@@ -8,14 +8,15 @@
 import { EMPTY_BYTES, type Event, type WatchResponse, type WatchStream } from "../../../mvcc/mod.js";
 import { AuthGate } from "../auth/gate.js";
 import { eventMsg, watchFiltersOf } from "../convert.js";
+import { frameHeaderBytes, frameMessage } from "../grpc/frames.js";
 import { bidiStream, type CallContext, type MethodDef, type StreamCall } from "../grpc/server.js";
 import { GrpcError } from "../grpc/status.js";
 import { Encoded, encodedSize, encodeMessage } from "../proto/codec.js";
 import { D, type EventMsg, type WatchRequestMsg, type WatchResponseMsg } from "../proto/messages.js";
 import type { ServiceContext } from "./context.js";
 
-/** Responses taken from a stream's queue per batch before writing them. */
-export const watchResponsesPerBatchMax = 64;
+/** Responses taken from a stream's queue per batch; a batch is written as one buffer. */
+export const watchResponsesPerBatchMax = 256;
 
 /** Bytes a response may add on top of its events (header, ids, flags) when fragmenting. */
 const responseOverheadBytes = 128;
@@ -33,6 +34,62 @@ function encodedEvent(e: Event): Encoded {
     encodedEvents.set(e, enc);
   }
   return enc;
+}
+
+function varintBytes(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function putVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[at++] = n;
+  return at;
+}
+
+/**
+ * An event-only `WatchResponse` (header, watch id, events; no flags) in gRPC framing, written
+ * directly from the pre-encoded header and events: byte for byte what `encodeMessage` makes of
+ * `{ header, watchId, events }` (field 1, field 2 unless 0, field 11 per event), without its size
+ * pass and object walk — with 10,000 watchers, this is done 10,000 times per revision.
+ * `watchId` must be a non-negative integer.
+ */
+export function framedEventResponse(
+  header: Uint8Array,
+  watchId: number,
+  events: readonly Uint8Array[],
+): Uint8Array {
+  let size = 1 + varintBytes(header.length) + header.length;
+  if (watchId !== 0) size += 1 + varintBytes(watchId);
+  for (const e of events) size += 1 + varintBytes(e.length) + e.length;
+  const out = new Uint8Array(frameHeaderBytes + size);
+  out[1] = (size >>> 24) & 0xff;
+  out[2] = (size >>> 16) & 0xff;
+  out[3] = (size >>> 8) & 0xff;
+  out[4] = size & 0xff;
+  let at = frameHeaderBytes;
+  out[at++] = 0x0a;
+  at = putVarint(out, at, header.length);
+  out.set(header, at);
+  at += header.length;
+  if (watchId !== 0) {
+    out[at++] = 0x10;
+    at = putVarint(out, at, watchId);
+  }
+  for (const e of events) {
+    out[at++] = 0x5a;
+    at = putVarint(out, at, e.length);
+    out.set(e, at);
+    at += e.length;
+  }
+  return out;
 }
 
 /** Splits `events` into fragments each (when possible) at most `bytesMax` encoded bytes. */
@@ -91,6 +148,8 @@ function refusedCreate(revision: number, cancelReason: string): WatchResponse {
 
 class WatchSession {
   readonly #fragment = new Set<number>();
+  #headerRevision = -1;
+  #headerBytes: Uint8Array = new Uint8Array(0);
   #flushing = false;
   #closed = false;
 
@@ -173,7 +232,15 @@ class WatchSession {
         if (this.#closed || this.call.ended) return;
         const batch = this.stream.take(watchResponsesPerBatchMax);
         if (batch.length === 0) break;
-        for (const r of batch) await this.#send(r);
+        const parts: Uint8Array[] = [];
+        let bytes = 0;
+        for (const r of batch) {
+          for (const p of this.#encode(r)) {
+            parts.push(p);
+            bytes += p.length;
+          }
+        }
+        await this.call.sendFramed(parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts, bytes));
       }
     } finally {
       this.#flushing = false;
@@ -182,7 +249,24 @@ class WatchSession {
     if (this.stream.unsynced > 0) this.sc.backend.requestWatchSync();
   }
 
-  async #send(r: WatchResponse): Promise<void> {
+  /** The encoded header at `revision`, kept while responses are at the same revision. */
+  #headerAt(revision: number): Uint8Array {
+    if (revision !== this.#headerRevision) {
+      this.#headerBytes = encodeMessage(D.ResponseHeader, this.sc.header(revision));
+      this.#headerRevision = revision;
+    }
+    return this.#headerBytes;
+  }
+
+  /** One response as gRPC-framed messages (several when fragmented). */
+  #encode(r: WatchResponse): Uint8Array[] {
+    if (r.canceled) this.#fragment.delete(r.watchId);
+    const plain =
+      !r.created && !r.canceled && r.compactRevision === 0 && r.cancelReason === "" && r.watchId >= 0;
+    if (plain && r.events.length > 0 && (r.events.length < 2 || !this.#fragment.has(r.watchId))) {
+      const events = r.events.map((e) => encodedEvent(e).bytes);
+      return [framedEventResponse(this.#headerAt(r.revision), r.watchId, events)];
+    }
     const base = {
       header: this.sc.header(r.revision),
       watchId: r.watchId,
@@ -191,17 +275,24 @@ class WatchSession {
       compactRevision: r.compactRevision,
       cancelReason: r.cancelReason,
     };
-    if (r.canceled) this.#fragment.delete(r.watchId);
     if (!this.#fragment.has(r.watchId) || r.events.length < 2) {
       // Pre-encoded events stand where EventMsg objects go (encodeMessage copies their bytes).
       const events = r.events.map(encodedEvent) as unknown as EventMsg[];
-      await this.call.send({ ...base, events });
-      return;
+      return [frameMessage(encodeMessage(D.WatchResponse, { ...base, events }))];
     }
-    const events = r.events.map(eventMsg);
-    const parts = fragmentEvents(events, this.sc.requestBytesMax);
-    for (const [i, part] of parts.entries()) {
-      await this.call.send({ ...base, events: part, fragment: i < parts.length - 1 });
-    }
+    const parts = fragmentEvents(r.events.map(eventMsg), this.sc.requestBytesMax);
+    return parts.map((part, i) =>
+      frameMessage(encodeMessage(D.WatchResponse, { ...base, events: part, fragment: i < parts.length - 1 })),
+    );
   }
+}
+
+function concat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
