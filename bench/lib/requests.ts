@@ -36,18 +36,23 @@ function varint(n: number): number[] {
   return out;
 }
 
-/** A length-delimited field: tag, length, bytes. */
-function lengthDelimited(fieldNo: number, bytes: readonly number[]): number[] {
-  return [(fieldNo << 3) | 2, ...varint(bytes.length), ...bytes];
+/** A length-delimited field: tag, length, then `bytes`. */
+function lengthDelimited(fieldNo: number, bytes: Uint8Array): Uint8Array {
+  const head = [(fieldNo << 3) | 2, ...varint(bytes.length)];
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head);
+  out.set(bytes, head.length);
+  return out;
 }
 
-/** PutRequest{key, value} with a zero key of `keySize` bytes; `keyAt` is where the key starts. */
-function putRequest(keySize: number, value: Uint8Array): { bytes: number[]; keyAt: number } {
-  const key = new Array<number>(keySize).fill(0x30);
-  const bytes = lengthDelimited(1, key);
-  const keyAt = bytes.length - keySize;
-  if (value.length > 0) bytes.push(...lengthDelimited(2, [...value]));
-  return { bytes, keyAt };
+/** PutRequest{key, value} with a key of `keySize` zeros; `keyAt` is where the key starts. */
+function putRequest(keySize: number, value: Uint8Array): { bytes: Uint8Array; keyAt: number } {
+  const key = lengthDelimited(1, new Uint8Array(keySize).fill(0x30));
+  const rest = value.length > 0 ? lengthDelimited(2, value) : new Uint8Array(0);
+  const bytes = new Uint8Array(key.length + rest.length);
+  bytes.set(key);
+  bytes.set(rest, key.length);
+  return { bytes, keyAt: key.length - keySize };
 }
 
 /** Framed `etcdserverpb.PutRequest{key, value}` with a fixed-size key and a constant value. */
@@ -58,7 +63,7 @@ export class PutTemplate {
 
   constructor(keySize: number, value: Uint8Array) {
     const { bytes, keyAt } = putRequest(keySize, value);
-    this.#framed = Buffer.from(frameMessage(Uint8Array.from(bytes)));
+    this.#framed = Buffer.from(frameMessage(bytes));
     this.#keyAt = frameHeaderBytes + keyAt;
     this.#keySize = keySize;
   }
@@ -83,17 +88,15 @@ export class TxnPutTemplate {
 
   constructor(keySize: number, value: Uint8Array, ops: number) {
     const put = putRequest(keySize, value);
-    // The body of RequestOp{request_put (field 2)}; each is one TxnRequest.success (field 2).
-    const op = lengthDelimited(2, put.bytes);
-    const bytes: number[] = [];
+    // Each op is one TxnRequest.success (field 2) holding RequestOp{request_put (field 2)}.
+    const entry = lengthDelimited(2, lengthDelimited(2, put.bytes));
+    const message = new Uint8Array(entry.length * ops);
     for (let j = 0; j < ops; j++) {
-      const start = bytes.length;
-      const entry = lengthDelimited(2, op);
-      bytes.push(...entry);
+      message.set(entry, j * entry.length);
       // The put is the innermost, last part of its entry.
-      this.#keyAts.push(frameHeaderBytes + start + entry.length - put.bytes.length + put.keyAt);
+      this.#keyAts.push(frameHeaderBytes + (j + 1) * entry.length - put.bytes.length + put.keyAt);
     }
-    this.#framed = Buffer.from(frameMessage(Uint8Array.from(bytes)));
+    this.#framed = Buffer.from(frameMessage(message));
     this.#keySize = keySize;
   }
 

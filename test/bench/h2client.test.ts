@@ -80,7 +80,7 @@ async function rangeOf(
 test("requests: put and txn-put templates encode as the project's codec does", () => {
   // The templates write keys in place; their bytes must be those of encodeMessage for every size.
   const key = (i: number, size: number): Uint8Array => enc.encode(String(i).padStart(size, "0"));
-  for (const valSize of [0, 1, 127, 128, 300]) {
+  for (const valSize of [0, 1, 127, 128, 300, 2_000_000]) {
     const value = new Uint8Array(valSize).fill(0x61);
     for (const [i, size] of [
       [0, 1],
