@@ -457,17 +457,17 @@ test("h2: malformed requests are reset (PROTOCOL_ERROR) and non-gRPC requests ge
     c.close();
     await s.close();
   }
-  assert.equal(
-    requestHeaders(
+  const decoded = new HpackDecoder().decode(
+    encodeLiterals(
       fieldList([
         [":method", "POST"],
         [":path", "/p"],
         ["x", "1"],
         ["x", "2"],
       ]),
-    )?.fields.x,
-    "1, 2",
+    ),
   );
+  assert.equal(requestHeaders(decoded)?.fields.x, "1, 2");
 });
 
 test("h2: responses honour the client's windows — a 0-window stream waits for WINDOW_UPDATE, and big answers are split by the max frame size", async () => {

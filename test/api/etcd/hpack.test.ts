@@ -11,6 +11,7 @@ import {
   huffman,
   huffmanDecode,
   huffmanEncode,
+  latin1Text,
 } from "../../../src/api/etcd/grpc/hpack.js";
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "hex"));
@@ -112,4 +113,33 @@ test("hpack decoder: size updates evict, and malformed blocks are errors", () =>
   assert.equal(f[0]?.sensitive, true);
   const again = new HpackDecoder().decode(encodeLiterals(f));
   assert.equal(again[0]?.sensitive, true);
+});
+
+test("hpack decoder: every field's text is its bytes as latin1, for table entries and literals alike", () => {
+  // Proves the text the HTTP/2 server reads headers by matches the bytes, octets >= 0x80 and
+  // values longer than the short-string path included.
+  const long = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7) % 256);
+  const d = new HpackDecoder();
+  const literal = encodeLiterals([
+    { name: enc.encode("x-long"), value: long, sensitive: false },
+    { name: enc.encode("x-high"), value: Uint8Array.of(0xe9, 0x41, 0xff), sensitive: true },
+  ]);
+  // An indexed static field (:method POST) and a literal with incremental indexing, then its reuse.
+  const indexed = Uint8Array.from([0x83, 0x40, 0x01, 0x61, 0x01, 0x62]);
+  const again = Uint8Array.of(0xbe);
+  const all = [...d.decode(literal), ...d.decode(indexed), ...d.decode(again)];
+  for (const f of all) {
+    assert.equal(f.nameText, Buffer.from(f.name).toString("latin1"));
+    assert.equal(f.valueText, Buffer.from(f.value).toString("latin1"));
+  }
+  assert.deepEqual(
+    all.slice(1).map((f) => [f.nameText, f.valueText]),
+    [
+      ["x-high", "\u00e9A\u00ff"],
+      [":method", "POST"],
+      ["a", "b"],
+      ["a", "b"],
+    ],
+  );
+  assert.equal(latin1Text(long).length, 5000);
 });

@@ -11,7 +11,7 @@
  * node:http2 refused). Push, priority and server-initiated streams are not used.
  */
 import type { Duplex } from "node:stream";
-import { type HeaderField, HpackDecoder, HpackError } from "./hpack.js";
+import { type DecodedField, HpackDecoder, HpackError } from "./hpack.js";
 
 /** The client connection preface (RFC 9113 §3.4). */
 export const http2Preface: Uint8Array = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -159,19 +159,6 @@ export function serverSettingsPayload(): Uint8Array {
 }
 
 const settingsPayload = serverSettingsPayload();
-const latin1 = new TextDecoder("latin1");
-/** Header strings by the bytes HPACK returned (table entries come back as the same arrays). */
-const headerText = new WeakMap<Uint8Array, string>();
-
-function text(bytes: Uint8Array): string {
-  let s = headerText.get(bytes);
-  if (s === undefined) {
-    s = latin1.decode(bytes);
-    headerText.set(bytes, s);
-  }
-  return s;
-}
-
 /** A request's header fields: pseudo-headers apart, the rest as metadata with lower-case names. */
 export interface RequestHeaders {
   readonly method: string;
@@ -955,15 +942,15 @@ function unpad(flags: number, payload: Uint8Array): Uint8Array {
  * `:path` present, pseudo-headers before regular ones and not repeated, names lower-case, no
  * connection-specific fields. Null: the request is malformed (the stream is reset).
  */
-export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders | null {
+export function requestHeaders(fields: readonly DecodedField[]): RequestHeaders | null {
   if (fields.length > headerFieldsMax) return null;
   let method = "";
   let path = "";
   let regularSeen = false;
   const out: Record<string, string> = {};
   for (const f of fields) {
-    const name = text(f.name);
-    const value = text(f.value);
+    const name = f.nameText;
+    const value = f.valueText;
     if (name.charCodeAt(0) === 58 /* ":" */) {
       if (regularSeen) return null;
       if (name === ":method") {
@@ -976,10 +963,18 @@ export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders |
       continue;
     }
     regularSeen = true;
-    if (name !== name.toLowerCase() || name === "connection") return null;
+    if (hasUpperCase(name) || name === "connection") return null;
     const prior = out[name];
     out[name] = prior === undefined ? value : `${prior}, ${value}`;
   }
   if (method === "" || path === "") return null;
   return { method, path, fields: out };
+}
+
+function hasUpperCase(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
 }

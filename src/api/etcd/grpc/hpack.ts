@@ -13,6 +13,25 @@ export interface HeaderField {
   readonly sensitive: boolean;
 }
 
+/** A decoded field: its bytes and the same as latin1 text (one char per octet). */
+export interface DecodedField extends HeaderField {
+  readonly nameText: string;
+  readonly valueText: string;
+}
+
+/** `bytes` as latin1 text: each octet one UTF-16 unit, as header values are read. */
+export function latin1Text(bytes: Uint8Array): string {
+  if (bytes.length <= 64) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return out;
+}
+
+/** A table entry: name and value as bytes and as text. */
+type Entry = readonly [Uint8Array, Uint8Array, string, string];
+
 /** Why a header block could not be decoded (a COMPRESSION_ERROR for the connection). */
 export class HpackError extends Error {}
 
@@ -82,10 +101,7 @@ const staticTable: readonly (readonly [string, string])[] = [
   ["via", ""],
   ["www-authenticate", ""],
 ];
-const staticFields: readonly (readonly [Uint8Array, Uint8Array])[] = staticTable.map(([n, v]) => [
-  enc.encode(n),
-  enc.encode(v),
-]);
+const staticFields: readonly Entry[] = staticTable.map(([n, v]) => [enc.encode(n), enc.encode(v), n, v]);
 
 /**
  * Bit lengths of the Huffman code of each octet and of EOS (symbol 256), RFC 7541 Appendix B. The
@@ -240,7 +256,7 @@ class Reader {
 /** The decoder side of one connection's HPACK context (RFC 7541 §2.3). */
 export class HpackDecoder {
   /** Newest first. */
-  readonly #dynamic: (readonly [Uint8Array, Uint8Array])[] = [];
+  readonly #dynamic: Entry[] = [];
   #size = 0;
   #maxSize: number;
   /** The limit the decoder announced (SETTINGS_HEADER_TABLE_SIZE); size updates may not exceed it. */
@@ -257,22 +273,25 @@ export class HpackDecoder {
   }
 
   /** Decodes one complete header block, updating the dynamic table. Throws {@link HpackError}. */
-  decode(block: Uint8Array): HeaderField[] {
+  decode(block: Uint8Array): DecodedField[] {
     const r = new Reader(block);
-    const out: HeaderField[] = [];
+    const out: DecodedField[] = [];
     let fieldSeen = false;
     while (!r.done) {
       const b = r.byte();
       if ((b & 0x80) !== 0) {
-        const [name, value] = this.#lookup(r.integer(b, 7));
-        out.push({ name, value, sensitive: false });
+        const [name, value, nameText, valueText] = this.#lookup(r.integer(b, 7));
+        out.push({ name, value, nameText, valueText, sensitive: false });
         fieldSeen = true;
       } else if ((b & 0x40) !== 0) {
         const index = r.integer(b, 6);
-        const name = index === 0 ? r.string() : this.#lookup(index)[0];
+        const entry = index === 0 ? null : this.#lookup(index);
+        const name = entry === null ? r.string() : entry[0];
+        const nameText = entry === null ? latin1Text(name) : entry[2];
         const value = r.string();
-        this.#insert(name, value);
-        out.push({ name, value, sensitive: false });
+        const valueText = latin1Text(value);
+        this.#insert([name, value, nameText, valueText]);
+        out.push({ name, value, nameText, valueText, sensitive: false });
         fieldSeen = true;
       } else if ((b & 0x20) !== 0) {
         if (fieldSeen) throw new HpackError("dynamic table size update after a header field");
@@ -282,16 +301,18 @@ export class HpackDecoder {
         this.#evict(0);
       } else {
         const index = r.integer(b, 4);
-        const name = index === 0 ? r.string() : this.#lookup(index)[0];
+        const entry = index === 0 ? null : this.#lookup(index);
+        const name = entry === null ? r.string() : entry[0];
+        const nameText = entry === null ? latin1Text(name) : entry[2];
         const value = r.string();
-        out.push({ name, value, sensitive: (b & 0x10) !== 0 });
+        out.push({ name, value, nameText, valueText: latin1Text(value), sensitive: (b & 0x10) !== 0 });
         fieldSeen = true;
       }
     }
     return out;
   }
 
-  #lookup(index: number): readonly [Uint8Array, Uint8Array] {
+  #lookup(index: number): Entry {
     if (index === 0) throw new HpackError("index 0");
     const s = staticFields[index - 1];
     if (s !== undefined) return s;
@@ -300,11 +321,11 @@ export class HpackDecoder {
     return d;
   }
 
-  #insert(name: Uint8Array, value: Uint8Array): void {
-    const size = name.length + value.length + 32;
+  #insert(entry: Entry): void {
+    const size = entry[0].length + entry[1].length + 32;
     this.#evict(size);
     if (size <= this.#maxSize) {
-      this.#dynamic.unshift([name, value]);
+      this.#dynamic.unshift(entry);
       this.#size += size;
     }
   }
@@ -312,7 +333,7 @@ export class HpackDecoder {
   /** Evicts the oldest entries until `incoming` more octets fit. */
   #evict(incoming: number): void {
     while (this.#dynamic.length > 0 && this.#size + incoming > this.#maxSize) {
-      const [n, v] = this.#dynamic.pop() as readonly [Uint8Array, Uint8Array];
+      const [n, v] = this.#dynamic.pop() as Entry;
       this.#size -= n.length + v.length + 32;
     }
   }
