@@ -392,11 +392,7 @@ export class H2Connection {
   close(): void {
     if (this.#failure !== null) return;
     this.#refusal ??= "connection closed by the client";
-    this.#frame(T.goaway, 0, 0, 8);
-    this.#outBuf.writeUInt32BE(Math.max(0, this.#nextId - 2), this.#outEnd);
-    this.#outBuf.writeUInt32BE(H2Code.noError, this.#outEnd + 4);
-    this.#outEnd += 8;
-    this.#flush();
+    this.#goaway(H2Code.noError, "");
     this.#socket.end();
     this.#die("connection closed by the client");
   }
@@ -475,7 +471,7 @@ export class H2Connection {
       value: typeof value === "string" ? ascii(value) : value,
       sensitive: false,
     });
-    return encodeLiterals([
+    const block = encodeLiterals([
       f(":method", "POST"),
       f(":scheme", "http"),
       f(":path", path),
@@ -483,6 +479,10 @@ export class H2Connection {
       f("content-type", "application/grpc"),
       f("te", "trailers"),
     ]);
+    // One HEADERS frame, no CONTINUATION: every peer accepts frames of 16,384 bytes.
+    if (block.length + 1 > frameBytesMax)
+      throw new Error(`h2client: path too long for one HEADERS frame: ${path}`);
+    return block;
   }
 
   /** Sends as much of `s`'s queued DATA as the windows allow; the rest waits for WINDOW_UPDATE. */
@@ -610,13 +610,7 @@ export class H2Connection {
   /** A connection error of ours: GOAWAY(`code`) and close. */
   #protocolFailure(e: ConnectionFailure): void {
     if (this.#failure !== null) return;
-    const debug = ascii(e.message.slice(0, 200));
-    this.#frame(T.goaway, 0, 0, 8 + debug.length);
-    this.#outBuf.writeUInt32BE(0, this.#outEnd);
-    this.#outBuf.writeUInt32BE(e.code, this.#outEnd + 4);
-    this.#outEnd += 8;
-    this.#put(debug);
-    this.#flush();
+    this.#goaway(e.code, e.message);
     this.#socket.end();
     this.#die(`HTTP/2 connection error ${e.code}: ${e.message}`);
   }
@@ -1025,6 +1019,20 @@ export class H2Connection {
     this.#frame(T.windowUpdate, 0, id, 4);
     this.#outBuf.writeUInt32BE(inc, this.#outEnd);
     this.#outEnd += 4;
+  }
+
+  /**
+   * Writes GOAWAY(`code`) and flushes at once. The last stream id is 0: a server opens no streams
+   * for us to have processed.
+   */
+  #goaway(code: number, debugText: string): void {
+    const debug = ascii(debugText.slice(0, 200));
+    this.#frame(T.goaway, 0, 0, 8 + debug.length);
+    this.#outBuf.writeUInt32BE(0, this.#outEnd);
+    this.#outBuf.writeUInt32BE(code, this.#outEnd + 4);
+    this.#outEnd += 8;
+    this.#put(debug);
+    this.#flush();
   }
 
   #rst(id: number, code: number): void {
