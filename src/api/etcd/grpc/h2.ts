@@ -77,6 +77,10 @@ export const headerBlockBytesMax = 256 * 1024;
 export const streamQueuedBytesHigh = 256 * 1024;
 /** Bytes queued on the socket above which the connection stops reading requests until it drains. */
 export const socketQueuedBytesHigh = 8 * 1024 * 1024;
+/** Bytes of the output slabs that small frames are copied into. */
+export const slabBytes = 64 * 1024;
+/** Payload pieces of this size or more are written by reference instead of copied. */
+export const byReferenceBytes = 8 * 1024;
 /** Header fields a request may have. */
 export const headerFieldsMax = 256;
 
@@ -249,6 +253,25 @@ export class H2Stream {
     if (this.state === "closed" || this.#localEnded) return true;
     this.pending.push(data);
     this.pendingBytes += data.length;
+    return this.#pumped();
+  }
+
+  /**
+   * Queues one gRPC message (uncompressed) as DATA: its 5-byte length prefix, then `message`
+   * itself, without copying it into a framed buffer first. Returns as {@link write}.
+   */
+  writeMessage(message: Uint8Array): boolean {
+    if (this.state === "closed" || this.#localEnded) return true;
+    const n = message.length;
+    this.pending.push(
+      Uint8Array.of(0, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff),
+      message,
+    );
+    this.pendingBytes += 5 + n;
+    return this.#pumped();
+  }
+
+  #pumped(): boolean {
     this.connection.pump(this);
     const ok = this.pendingBytes < streamQueuedBytesHigh && !this.connection.congested;
     if (!ok) this.connection.wantsDrain(this);
@@ -313,8 +336,12 @@ export class H2Connection {
   #peerMaxFrame = defaultMaxFrameBytes;
   /** A dynamic table size update owed at the start of the next header block we send, or -1. */
   #tableSizeUpdate = -1;
-  // Output.
-  #out: Uint8Array[] = [];
+  // Output: frames are written into a slab, handed to the socket a segment per flush; payloads
+  // of {@link byReferenceBytes} or more go by reference, in order, between segments.
+  #slab: Uint8Array = new Uint8Array(0);
+  #pos = 0;
+  #start = 0;
+  #pieces: Uint8Array[] = [];
   #outBytes = 0;
   #flushQueued = false;
   #readPaused = false;
@@ -331,10 +358,8 @@ export class H2Connection {
     this.closedPromise = new Promise((r) => {
       this.#resolveClosed = r;
     });
-    this.#queue(encodeFrame(FrameType.settings, 0, 0, settingsPayload));
-    const grow = new Uint8Array(4);
-    putU32(grow, 0, connectionWindowBytes - defaultWindowBytes);
-    this.#queue(encodeFrame(FrameType.windowUpdate, 0, 0, grow));
+    this.#emit(FrameType.settings, 0, 0, settingsPayload);
+    this.#frameU32(FrameType.windowUpdate, 0, connectionWindowBytes - defaultWindowBytes);
     socket.on("data", (chunk: Uint8Array) => this.#receive(chunk));
     socket.on("drain", () => this.#onSocketDrain());
     socket.on("error", () => socket.destroy());
@@ -369,7 +394,7 @@ export class H2Connection {
   goAway(): void {
     if (this.#closed || this.#goingAway) return;
     this.#goingAway = true;
-    this.#queue(goawayFrame(this.#lastStreamId, H2Error.noError));
+    this.#append(goawayFrame(this.#lastStreamId, H2Error.noError));
     this.#flush();
     if (this.#streams.size === 0) this.#socket.end();
   }
@@ -382,30 +407,90 @@ export class H2Connection {
 
   // ---- output ----
 
-  #queue(bytes: Uint8Array): void {
-    this.#out.push(bytes);
-    this.#outBytes += bytes.length;
+  /** Marks output pending and schedules one flush for this tick. */
+  #pending(): void {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       process.nextTick(() => this.#flush());
     }
   }
 
-  #flush(): void {
-    this.#flushQueued = false;
-    const out = this.#out;
-    if (out.length === 0 || this.#closed) {
-      this.#out = [];
-      this.#outBytes = 0;
+  /** Makes room for `n` contiguous bytes at the slab's end (a new slab if needed). */
+  #reserve(n: number): void {
+    if (this.#slab.length - this.#pos >= n) return;
+    this.#cut();
+    this.#slab = new Uint8Array(Math.max(slabBytes, n));
+    this.#pos = 0;
+    this.#start = 0;
+  }
+
+  /** Ends the slab's current segment: its bytes become the next piece to write. */
+  #cut(): void {
+    if (this.#pos > this.#start) {
+      this.#pieces.push(this.#slab.subarray(this.#start, this.#pos));
+      this.#start = this.#pos;
+    }
+  }
+
+  /** Appends bytes: small ones copied into the slab, big ones written by reference. */
+  #append(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#outBytes += bytes.length;
+    this.#pending();
+    if (bytes.length >= byReferenceBytes) {
+      this.#cut();
+      this.#pieces.push(bytes);
       return;
     }
-    const total = this.#outBytes;
-    this.#out = [];
+    this.#reserve(bytes.length);
+    this.#slab.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Appends a frame header. */
+  #header(length: number, type: number, flags: number, streamId: number): void {
+    this.#reserve(frameHeaderBytes);
+    const b = this.#slab;
+    const at = this.#pos;
+    b[at] = (length >>> 16) & 0xff;
+    b[at + 1] = (length >>> 8) & 0xff;
+    b[at + 2] = length & 0xff;
+    b[at + 3] = type;
+    b[at + 4] = flags;
+    b[at + 5] = (streamId >>> 24) & 0x7f;
+    b[at + 6] = (streamId >>> 16) & 0xff;
+    b[at + 7] = (streamId >>> 8) & 0xff;
+    b[at + 8] = streamId & 0xff;
+    this.#pos += frameHeaderBytes;
+    this.#outBytes += frameHeaderBytes;
+    this.#pending();
+  }
+
+  /** Appends a whole frame. */
+  #emit(type: number, flags: number, streamId: number, payload: Uint8Array): void {
+    this.#header(payload.length, type, flags, streamId);
+    this.#append(payload);
+  }
+
+  /** Appends a frame whose payload is one 32-bit value (RST_STREAM, WINDOW_UPDATE). */
+  #frameU32(type: number, streamId: number, value: number): void {
+    this.#header(4, type, 0, streamId);
+    this.#reserve(4);
+    putU32(this.#slab, this.#pos, value);
+    this.#pos += 4;
+    this.#outBytes += 4;
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    this.#cut();
+    const out = this.#pieces;
+    this.#pieces = [];
     this.#outBytes = 0;
+    if (out.length === 0 || this.#closed) return;
     const s = this.#socket;
     if (s.destroyed || !s.writable) return;
     if (out.length === 1) s.write(out[0] as Uint8Array);
-    else if (total <= 256 * 1024) s.write(Buffer.concat(out, total));
     else {
       s.cork();
       for (const b of out) s.write(b);
@@ -456,14 +541,14 @@ export class H2Connection {
     const max = this.#peerMaxFrame;
     const es = endStream ? Flag.endStream : 0;
     if (b.length <= max) {
-      this.#queue(encodeFrame(FrameType.headers, es | Flag.endHeaders, streamId, b));
+      this.#emit(FrameType.headers, es | Flag.endHeaders, streamId, b);
       return;
     }
     for (let at = 0; at < b.length; at += max) {
       const part = b.subarray(at, Math.min(b.length, at + max));
       const last = at + max >= b.length;
       const type = at === 0 ? FrameType.headers : FrameType.continuation;
-      this.#queue(encodeFrame(type, (at === 0 ? es : 0) | (last ? Flag.endHeaders : 0), streamId, part));
+      this.#emit(type, (at === 0 ? es : 0) | (last ? Flag.endHeaders : 0), streamId, part);
     }
   }
 
@@ -476,20 +561,23 @@ export class H2Connection {
         if (this.#sendWindow <= 0 && st.sendWindow > 0) this.#blocked.add(st);
         return;
       }
-      const head = st.pending[0] as Uint8Array;
-      const left = head.length - st.pendingOffset;
-      const n = Math.min(room, left);
-      const frame = new Uint8Array(frameHeaderBytes + n);
-      writeFrameHeader(frame, n, FrameType.data, 0, st.id);
-      frame.set(head.subarray(st.pendingOffset, st.pendingOffset + n), frameHeaderBytes);
-      this.#queue(frame);
+      // One DATA frame of `n` bytes, taken from as many queued chunks as it spans.
+      const n = Math.min(room, st.pendingBytes);
+      this.#header(n, FrameType.data, 0, st.id);
+      let want = n;
+      while (want > 0) {
+        const head = st.pending[0] as Uint8Array;
+        const take = Math.min(want, head.length - st.pendingOffset);
+        this.#append(take === head.length ? head : head.subarray(st.pendingOffset, st.pendingOffset + take));
+        want -= take;
+        if (st.pendingOffset + take === head.length) {
+          st.pending.shift();
+          st.pendingOffset = 0;
+        } else st.pendingOffset += take;
+      }
       st.sendWindow -= n;
       this.#sendWindow -= n;
       st.pendingBytes -= n;
-      if (n === left) {
-        st.pending.shift();
-        st.pendingOffset = 0;
-      } else st.pendingOffset += n;
     }
     this.#blocked.delete(st);
     if (this.#drainWanted.has(st) && !this.congested) {
@@ -511,13 +599,13 @@ export class H2Connection {
       return;
     }
     // The client is still sending: ask it to stop, without an error (RFC 9113 §8.1).
-    this.#queue(rstFrame(st.id, H2Error.noError));
+    this.#frameU32(FrameType.rstStream, st.id, H2Error.noError);
     this.#closeStream(st);
   }
 
   /** @internal */
   resetStream(st: H2Stream, code: number): void {
-    this.#queue(rstFrame(st.id, code));
+    this.#frameU32(FrameType.rstStream, st.id, code);
     this.#closeStream(st);
   }
 
@@ -528,7 +616,7 @@ export class H2Connection {
     const credit = st.recvCredit;
     st.recvCredit = 0;
     st.recvWindow += credit;
-    this.#queue(windowUpdateFrame(st.id, credit));
+    this.#frameU32(FrameType.windowUpdate, st.id, credit);
   }
 
   #closeStream(st: H2Stream): void {
@@ -550,7 +638,7 @@ export class H2Connection {
   #onSocketClose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#out = [];
+    this.#pieces = [];
     this.#outBytes = 0;
     for (const st of [...this.#streams.values()]) this.#closeStream(st);
     this.#resolveClosed();
@@ -560,7 +648,7 @@ export class H2Connection {
   #fail(code: number, message: string): void {
     if (this.#closed) return;
     this.#options.onError?.(message);
-    this.#queue(goawayFrame(this.#lastStreamId, code, message));
+    this.#append(goawayFrame(this.#lastStreamId, code, message));
     this.#flush();
     this.#closed = true;
     for (const st of [...this.#streams.values()]) this.#closeStream(st);
@@ -663,7 +751,7 @@ export class H2Connection {
         if (payload.length !== 8)
           throw new H2ConnectionError(H2Error.frameSize, "PING payload is not 8 bytes");
         if ((flags & Flag.ack) === 0) {
-          this.#queue(encodeFrame(FrameType.ping, Flag.ack, 0, payload));
+          this.#emit(FrameType.ping, Flag.ack, 0, payload);
           this.#flush();
         }
         return;
@@ -689,7 +777,7 @@ export class H2Connection {
   #streamError(streamId: number, code: number): void {
     const st = this.#streams.get(streamId);
     if (st !== undefined) this.resetStream(st, code);
-    else this.#queue(rstFrame(streamId, code));
+    else this.#frameU32(FrameType.rstStream, streamId, code);
   }
 
   #data(flags: number, streamId: number, payload: Uint8Array): void {
@@ -700,7 +788,7 @@ export class H2Connection {
     this.#recvCredit += payload.length;
     if (this.#recvCredit >= connectionWindowBytes / 4) {
       this.#recvWindow += this.#recvCredit;
-      this.#queue(windowUpdateFrame(0, this.#recvCredit));
+      this.#frameU32(FrameType.windowUpdate, 0, this.#recvCredit);
       this.#recvCredit = 0;
     }
     const data = unpad(flags, payload);
@@ -793,12 +881,12 @@ export class H2Connection {
     if ((streamId & 1) === 0) throw new H2ConnectionError(H2Error.protocol, "a client stream id must be odd");
     this.#lastStreamId = streamId;
     if (this.#goingAway) {
-      this.#queue(rstFrame(streamId, H2Error.refusedStream));
+      this.#frameU32(FrameType.rstStream, streamId, H2Error.refusedStream);
       return;
     }
     const headers = requestHeaders(fields);
     if (headers === null) {
-      this.#queue(rstFrame(streamId, H2Error.protocol));
+      this.#frameU32(FrameType.rstStream, streamId, H2Error.protocol);
       return;
     }
     const st = new H2Stream(streamId, this, this.#peerInitialWindow);
@@ -864,7 +952,7 @@ export class H2Connection {
           break;
       }
     }
-    this.#queue(encodeFrame(FrameType.settings, Flag.ack, 0, new Uint8Array(0)));
+    this.#header(0, FrameType.settings, Flag.ack, 0);
   }
 
   #windowUpdate(streamId: number, payload: Uint8Array): void {
@@ -899,20 +987,6 @@ export class H2Connection {
     }
     this.pump(st);
   }
-}
-
-function rstFrame(streamId: number, code: number): Uint8Array {
-  const frame = new Uint8Array(frameHeaderBytes + 4);
-  writeFrameHeader(frame, 4, FrameType.rstStream, 0, streamId);
-  putU32(frame, frameHeaderBytes, code);
-  return frame;
-}
-
-function windowUpdateFrame(streamId: number, increment: number): Uint8Array {
-  const frame = new Uint8Array(frameHeaderBytes + 4);
-  writeFrameHeader(frame, 4, FrameType.windowUpdate, 0, streamId);
-  putU32(frame, frameHeaderBytes, increment);
-  return frame;
 }
 
 /** An HPACK dynamic table size update to `size` (RFC 7541 §6.3). */

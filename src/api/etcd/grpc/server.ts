@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../proto/codec.js";
 import { identityFields } from "../tlsidentity.js";
-import { encodeGrpcMessage, FrameParser, frameMessage, parseGrpcTimeout } from "./frames.js";
+import { encodeGrpcMessage, FrameParser, parseGrpcTimeout } from "./frames.js";
 import { H2Connection, type H2Stream, type RequestHeaders } from "./h2.js";
 import { encodeLiterals, type HeaderField } from "./hpack.js";
 import { GrpcError, GrpcStatus } from "./status.js";
@@ -505,13 +505,15 @@ class Call implements Abortable {
   #sendLast(desc: MessageDesc, res: object): void {
     if (this.#done || this.#stream.closed) return;
     this.#respondHeaders();
-    this.#stream.write(frameMessage(encodeMessage(desc, res)));
+    this.#stream.writeMessage(encodeMessage(desc, res));
   }
 
   /** Writes one response message; resolves when the stream can take more. */
   send(desc: MessageDesc, res: object): Promise<void> {
     if (this.#done || this.#stream.closed) return Promise.resolve();
-    return this.#write(frameMessage(encodeMessage(desc, res)));
+    this.#respondHeaders();
+    if (this.#stream.writeMessage(encodeMessage(desc, res))) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Writes framed response bytes; resolves when the stream can take more. */
