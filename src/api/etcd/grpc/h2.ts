@@ -663,7 +663,8 @@ export class H2Connection {
   #receive(chunk: Uint8Array): void {
     if (this.#closed) return;
     let buf: Uint8Array;
-    if (this.#in === null) buf = chunk;
+    // A plain view: subarrays of a Buffer are Buffers, whose construction costs several times more.
+    if (this.#in === null) buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     else {
       buf = new Uint8Array(this.#in.length + chunk.length);
       buf.set(this.#in);
