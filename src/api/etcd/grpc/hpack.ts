@@ -243,13 +243,18 @@ class Reader {
     return value;
   }
 
-  string(): Uint8Array {
+  /**
+   * A string literal; a plain one is copied only when `keep` (it goes into the dynamic table),
+   * otherwise it is a view of the block, valid while the block is.
+   */
+  string(keep: boolean): Uint8Array {
     const first = this.byte();
     const len = this.integer(first, 7);
     if (this.pos + len > this.bytes.length) throw new HpackError("header block truncated");
     const raw = this.bytes.subarray(this.pos, this.pos + len);
     this.pos += len;
-    return (first & 0x80) !== 0 ? huffmanDecode(raw) : raw.slice();
+    if ((first & 0x80) !== 0) return huffmanDecode(raw);
+    return keep ? raw.slice() : raw;
   }
 }
 
@@ -272,7 +277,10 @@ export class HpackDecoder {
     return this.#size;
   }
 
-  /** Decodes one complete header block, updating the dynamic table. Throws {@link HpackError}. */
+  /**
+   * Decodes one complete header block, updating the dynamic table. Throws {@link HpackError}.
+   * Fields not added to the table may be views of `block`: copy them to keep them past it.
+   */
   decode(block: Uint8Array): DecodedField[] {
     const r = new Reader(block);
     const out: DecodedField[] = [];
@@ -286,9 +294,9 @@ export class HpackDecoder {
       } else if ((b & 0x40) !== 0) {
         const index = r.integer(b, 6);
         const entry = index === 0 ? null : this.#lookup(index);
-        const name = entry === null ? r.string() : entry[0];
+        const name = entry === null ? r.string(true) : entry[0];
         const nameText = entry === null ? latin1Text(name) : entry[2];
-        const value = r.string();
+        const value = r.string(true);
         const valueText = latin1Text(value);
         this.#insert([name, value, nameText, valueText]);
         out.push({ name, value, nameText, valueText, sensitive: false });
@@ -302,9 +310,9 @@ export class HpackDecoder {
       } else {
         const index = r.integer(b, 4);
         const entry = index === 0 ? null : this.#lookup(index);
-        const name = entry === null ? r.string() : entry[0];
+        const name = entry === null ? r.string(false) : entry[0];
         const nameText = entry === null ? latin1Text(name) : entry[2];
-        const value = r.string();
+        const value = r.string(false);
         out.push({ name, value, nameText, valueText: latin1Text(value), sensitive: (b & 0x10) !== 0 });
         fieldSeen = true;
       }

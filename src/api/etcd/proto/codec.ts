@@ -330,10 +330,31 @@ function varintSize(n: number): number {
   return 10;
 }
 
+/**
+ * Varint bytes of recent 64-bit ids: every response header carries the same cluster and member
+ * ids, and BigInt arithmetic per header was a visible share of a small response's encoding.
+ */
+const bigVarintCache = new Map<bigint, Uint8Array>();
+const bigVarintCacheMax = 64;
+
+function bigVarintBytes(n: bigint): Uint8Array {
+  let bytes = bigVarintCache.get(n);
+  if (bytes !== undefined) return bytes;
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, n);
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  bytes = Uint8Array.from(out);
+  if (bigVarintCache.size >= bigVarintCacheMax) bigVarintCache.clear();
+  bigVarintCache.set(n, bytes);
+  return bytes;
+}
+
 function bigVarintSize(n: bigint): number {
-  const v = BigInt.asUintN(64, n);
-  if (v <= 0x1fffffffffffffn) return varintSize(Number(v));
-  return v < 1n << 56n ? 8 : v < 1n << 63n ? 9 : 10;
+  return bigVarintBytes(n).length;
 }
 
 /** Whether a non-repeated field holds its default (and so is not written). */
@@ -444,16 +465,9 @@ class Writer {
   }
 
   bigVarint(n: bigint): void {
-    let v = BigInt.asUintN(64, n);
-    if (v <= 0x1fffffffffffffn) {
-      this.varint(Number(v));
-      return;
-    }
-    while (v >= 0x80n) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
+    const bytes = bigVarintBytes(n);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 
   bytes(v: Uint8Array): void {
