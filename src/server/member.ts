@@ -501,8 +501,9 @@ export class Member {
     if (rd.mustSync || rd.snapshot !== null || rd.entries.length > 0) {
       write = this.#wal.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
     } else if (rd.hardState !== null) {
-      // Only the commit index moved: written without an fdatasync, and not waited for (as etcd
-      // does; a crash may lose it, and the commit index is learned again from the leader).
+      // Only the commit index moved: no fdatasync of its own (the WAL writes it with the next
+      // synced batch), and not waited for; as etcd, a crash may lose it, and the commit index is
+      // learned again from the leader.
       this.#wal.save({ hardState: rd.hardState, sync: false }).catch((e: unknown) => {
         this.logger.warn("member: writing the commit index failed", { error: String(e) });
       });

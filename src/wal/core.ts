@@ -50,9 +50,10 @@ export interface PersistRequest {
   /** A snapshot received from the leader: the log restarts after it. */
   readonly snapshot?: Snapshot | null;
   /**
-   * `false`: written without an fdatasync of its own (Raft's `mustSync` is false: only the commit
-   * index moved). A later synced batch makes it durable with everything before it; a crash before
-   * that may lose it, which Raft allows. A batch holding any synced request is synced.
+   * `false`: needs no fdatasync of its own (Raft's `mustSync` is false: only the commit index
+   * moved); a crash before a sync may lose it, which Raft allows. A batch holding any synced
+   * request is synced; one of only such requests is written without a sync. (The shell in
+   * `wal.ts` never asks for that: it waits to write them with the next synced batch.)
    */
   readonly sync?: boolean;
 }

@@ -21,6 +21,11 @@ import { type Recovered, recover } from "./recover.js";
 
 /** Default limit on the bytes of entry data coalesced into one write: 16 MiB. */
 export const batchBytesMaxDefault = 16 * 1024 * 1024;
+/**
+ * Longest time a commit-only save (`sync: false`) waits for a synced save to be written with
+ * before it is written alone (an idle member's last commit index).
+ */
+export const unsyncedFlushDelayMs = 100;
 /** Size of the zero buffer used to preallocate segments. */
 const zeroChunkBytes = 1024 * 1024;
 
@@ -67,6 +72,8 @@ function defaultOnFatal(err: Error): void {
 interface Pending {
   readonly request: WalRequest;
   readonly bytes: number;
+  /** Whether the request needs a sync of its own (all but commit-only saves). */
+  readonly synced: boolean;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
@@ -80,6 +87,10 @@ class OpError extends Error {
     this.op = op;
     this.cause = cause;
   }
+}
+
+function needsSync(r: WalRequest): boolean {
+  return "localSnapshot" in r || r.sync !== false || (r.snapshot ?? null) !== null;
 }
 
 function requestBytes(r: WalRequest): number {
@@ -117,7 +128,12 @@ export class Wal {
   readonly #onFatal: (err: Error) => void;
   readonly #batchBytesMax: number;
   readonly #files = new Map<string, WalFile>();
+  /** Files with bytes written and not yet synced. */
+  readonly #dirty = new Set<string>();
   #queue: Pending[] = [];
+  /** Requests in {@link #queue} that need a sync. */
+  #syncedQueued = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
   #running = false;
   #failure: SynodError | null = null;
   #closed = false;
@@ -194,6 +210,11 @@ export class Wal {
    * Persists a Ready's `snapshot` (installed from the leader), `entries` and `hardState`, in
    * that order. Resolves once they are durable; requests resolve in submission order. Rejects
    * with `walNoSpace`, `walFailed` or `walClosed`; after a rejection nothing later resolves.
+   *
+   * A commit-only save (`sync: false`) starts no write of its own: it waits, in its place in the
+   * queue, for the next save that needs a sync (or {@link unsyncedFlushDelayMs} without one, or
+   * {@link close}) and is written and synced with it. So every write is synced, and a busy member
+   * pays no write for the commit index it learns between two appends.
    */
   save(request: PersistRequest): Promise<void> {
     return this.#submit(request);
@@ -230,6 +251,9 @@ export class Wal {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    if (!this.#running && this.#queue.length > 0) this.#start(true);
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await this.#spareTask;
     await this.#closeFiles();
@@ -240,12 +264,28 @@ export class Wal {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new SynodError(ErrorCode.walClosed, "The WAL is closed"));
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ request, bytes: requestBytes(request), resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
-        queueMicrotask(() => void this.#drain());
-      }
+      const synced = needsSync(request);
+      this.#queue.push({ request, bytes: requestBytes(request), synced, resolve, reject });
+      if (synced) this.#syncedQueued++;
+      if (this.#running) return;
+      if (synced) this.#start(false);
+      else this.#armFlush();
     });
+  }
+
+  /** Makes sure commit-only saves left alone in the queue are written within the delay. */
+  #armFlush(): void {
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = null;
+      if (!this.#running && this.#queue.length > 0 && this.#failure === null && !this.#closed)
+        this.#start(true);
+    }, unsyncedFlushDelayMs);
+  }
+
+  /** Starts draining the queue; `flush`: also when only commit-only saves wait. */
+  #start(flush: boolean): void {
+    this.#running = true;
+    queueMicrotask(() => void this.#drain(flush));
   }
 
   /** Takes the next group: everything queued, up to the byte limit (at least one request). */
@@ -257,13 +297,24 @@ export class Wal {
       if (n > 0 && bytes > this.#batchBytesMax) break;
       n++;
     }
-    return this.#queue.splice(0, n);
+    const group = this.#queue.splice(0, n);
+    for (const p of group) if (p.synced) this.#syncedQueued--;
+    return group;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && this.#failure === null) {
+  async #drain(flush: boolean): Promise<void> {
+    while (
+      this.#queue.length > 0 &&
+      (flush || this.#closed || this.#syncedQueued > 0) &&
+      this.#failure === null
+    ) {
       const group = this.#take();
-      const plan = this.#core.append(group.map((p) => p.request));
+      const requests = group.map((p) => p.request);
+      const last = requests.length - 1;
+      // Every write is synced (see save): a group of commit-only saves alone syncs its last one.
+      if (!group.some((p) => p.synced))
+        requests[last] = { ...(requests[last] as PersistRequest), sync: true };
+      const plan = this.#core.append(requests);
       try {
         await this.#execute(plan.ops);
       } catch (err) {
@@ -277,6 +328,7 @@ export class Wal {
       this.#prepareSpare();
     }
     this.#running = false;
+    if (this.#queue.length > 0 && this.#failure === null) this.#armFlush();
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
@@ -361,6 +413,7 @@ export class Wal {
   #fail(err: unknown, group: Pending[]): void {
     if (err instanceof AssertionError) throw err;
     if (this.#failure !== null) {
+      this.#syncedQueued = 0;
       for (const p of [...group, ...this.#queue.splice(0)]) p.reject(this.#failure);
       return;
     }
@@ -380,6 +433,7 @@ export class Wal {
           `Storage I/O error: ${detail}; nothing after it was acknowledged`,
         );
     const failure = this.#failure;
+    this.#syncedQueued = 0;
     for (const p of [...group, ...this.#queue.splice(0)]) p.reject(failure);
     if (!noSpace) this.#onFatal(err instanceof Error ? err : new Error(String(err)));
   }
@@ -404,11 +458,29 @@ export class Wal {
     for (const name of [...this.#files.keys()]) await this.#closeFile(name).catch(() => undefined);
   }
 
-  /** Runs `ops` in order; throws an {@link OpError} for the first that fails. */
+  /**
+   * Runs `ops` in order; throws an {@link OpError} for the first that fails. A write followed by
+   * a sync of the same file runs as one `writeDurable` where the file has it, unless unsynced
+   * bytes of that file precede it (`writeDurable` makes durable its own bytes only; `fdatasync`
+   * all of the file's).
+   */
   async #execute(ops: readonly FileOp[]): Promise<void> {
     let lastWritten: string | null = null;
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as FileOp;
+      const next = ops[i + 1];
       try {
+        if (op.op === "write" && next?.op === "sync" && next.file === op.file && !this.#dirty.has(op.file)) {
+          const f = await this.#file(op.file);
+          if (f.writeDurable !== undefined) {
+            await f.writeDurable(op.bytes, op.offset);
+            this.stats.bytes += op.bytes.length;
+            this.stats.syncs++;
+            lastWritten = op.file;
+            i++;
+            continue;
+          }
+        }
         await this.#run(op);
       } catch (err) {
         throw new OpError(op, err);
@@ -421,7 +493,29 @@ export class Wal {
     }
   }
 
+  /** Keeps {@link #dirty} up to date with `op`. */
+  #track(op: FileOp): void {
+    switch (op.op) {
+      case "write":
+      case "zero":
+        this.#dirty.add(op.file);
+        return;
+      case "sync":
+      case "create":
+      case "unlink":
+        this.#dirty.delete(op.file);
+        return;
+      case "rename":
+        if (this.#dirty.delete(op.from)) this.#dirty.add(op.to);
+        else this.#dirty.delete(op.to);
+        return;
+      case "syncDir":
+        return;
+    }
+  }
+
   async #run(op: FileOp): Promise<void> {
+    this.#track(op);
     switch (op.op) {
       case "create":
         await this.#closeFile(op.file);

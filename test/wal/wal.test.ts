@@ -13,7 +13,7 @@ import { parseSegmentName, parseSnapshotName } from "../../src/wal/format.js";
 import { lockFileName, NodeWalFs, type WalFile, type WalFs } from "../../src/wal/fs.js";
 import { recover } from "../../src/wal/recover.js";
 import { storageFromRecovered } from "../../src/wal/storage.js";
-import { Wal, type WalOptions } from "../../src/wal/wal.js";
+import { unsyncedFlushDelayMs, Wal, type WalOptions } from "../../src/wal/wal.js";
 import { entries, hs, snapshotAt } from "./helpers.js";
 
 function tempDir(): string {
@@ -405,5 +405,103 @@ test("Wal: the next segment is preallocated in the background and rotation only 
     assert.ok(again.recovered.repairs.some((r) => r.file.startsWith("spare-")));
     await again.close();
     assert.ok(!readdirSync(dir).some((n) => n.startsWith("spare-")));
+  });
+});
+
+/** A {@link WalFs} on real files that logs, per file, writes, syncs and durable writes in order. */
+class OpLogFs extends FaultFs {
+  readonly log: string[] = [];
+  override async open(name: string, create: boolean): Promise<WalFile> {
+    const f = await this.inner.open(name, create);
+    assert.ok(f.writeDurable !== undefined, "NodeWalFs files offer writeDurable on Linux");
+    const durable = f.writeDurable.bind(f);
+    return {
+      write: async (bytes, offset) => {
+        this.log.push(`write ${name}`);
+        await f.write(bytes, offset);
+      },
+      datasync: async () => {
+        this.log.push(`sync ${name}`);
+        await f.datasync();
+      },
+      writeDurable: async (bytes, offset) => {
+        this.log.push(`durable ${name}`);
+        await durable(bytes, offset);
+      },
+      close: () => f.close(),
+    };
+  }
+}
+
+test("Wal.save: a commit-only save is written and synced with the next synced save, or alone after a delay or at close", async () => {
+  // Proves that a `sync: false` save starts no write of its own (a busy member pays nothing for
+  // it), keeps its place in the order (the later hard state wins on recovery), is written after
+  // unsyncedFlushDelayMs when nothing else comes, and is flushed by close.
+  await withDir(async (dir) => {
+    const fs = new FaultFs(dir);
+    const wal = await Wal.open(dir, { fs, segmentBytes: 1 << 20, preallocateAhead: false });
+    await wal.save({ entries: entries(1, 3, 1), hardState: hs(1, 0) });
+    const writes0 = fs.writes;
+    const syncs0 = fs.datasyncs;
+    let commitWritten = false;
+    const commitOnly = wal.save({ hardState: hs(1, 2), sync: false }).then(() => {
+      commitWritten = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(commitWritten, false, "not written on its own at once");
+    assert.equal(fs.writes, writes0);
+    await wal.save({ entries: entries(4, 1, 1), hardState: hs(1, 2) });
+    await commitOnly;
+    assert.equal(fs.writes - writes0, 1, "written with the next synced save, in one write");
+    assert.equal(fs.datasyncs - syncs0, 1);
+    // Alone: written and synced within the delay (once the timer armed above has run out).
+    await new Promise((resolve) => setTimeout(resolve, unsyncedFlushDelayMs + 20));
+    let aloneWritten = false;
+    const alone = wal.save({ hardState: hs(1, 3), sync: false }).then(() => {
+      aloneWritten = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(aloneWritten, false, "waits for a synced save");
+    await alone;
+    assert.equal(fs.datasyncs - syncs0, 2, "every write is synced");
+    // At close.
+    void wal.save({ hardState: hs(1, 4), sync: false });
+    await wal.close();
+    const again = await Wal.open(dir);
+    assert.deepEqual(again.recovered.hardState, hs(1, 4));
+    assert.equal(again.recovered.lastIndex, 4);
+    await again.close();
+  });
+});
+
+test("Wal: appends use one durable write where the file offers it, never while unsynced bytes of the file precede", async () => {
+  // Proves the one-step write + sync (O_DSYNC) is used for the append path, and that a file with
+  // unsynced bytes (a zero-filled new segment) is synced with fdatasync instead, so no write the
+  // WAL acknowledged can be preceded on disk by a lost one.
+  await withDir(async (dir) => {
+    const fs = new OpLogFs(dir);
+    const wal = await Wal.open(dir, { fs, segmentBytes: 8192, preallocateAhead: false });
+    for (let i = 0; i < 40; i++) {
+      await wal.save({ entries: entries(1 + 10 * i, 10, 1), hardState: hs(1, 10 * i) });
+      void wal.save({ hardState: hs(1, 10 * i + 5), sync: false });
+    }
+    await wal.close();
+    const durable = fs.log.filter((l) => l.startsWith("durable ")).length;
+    assert.ok(durable >= 30, `${durable} durable writes`);
+    const unsynced = new Set<string>();
+    for (const l of fs.log) {
+      const [what, name] = l.split(" ") as [string, string];
+      if (what === "write") unsynced.add(name);
+      else if (what === "sync") unsynced.delete(name);
+      else
+        assert.ok(
+          !unsynced.has(name),
+          `a durable write of ${name} after unsynced bytes: ${fs.log.join(", ")}`,
+        );
+    }
+    const again = await Wal.open(dir);
+    assert.equal(again.recovered.lastIndex, 400);
+    assert.deepEqual(again.recovered.hardState, hs(1, 395));
+    await again.close();
   });
 });
