@@ -1,18 +1,36 @@
 import { assert } from "../lib/assert.js";
 import { EMPTY_BYTES } from "./bytes.js";
 
-/** Bytes per ordinary arena chunk. */
-const chunkBytes = 1024 * 1024;
+/** Bytes of an arena's first chunk, unless a size hint asks for more. */
+const chunkBytesMin = 64 * 1024;
+/**
+ * Bytes of the largest chunk: each chunk doubles the last up to this size. At 32 MiB, glibc's
+ * malloc serves every chunk with its own mmap whatever its adaptive threshold has grown to (the
+ * threshold never exceeds 32 MiB on 64-bit), so a chunk dropped by a repack goes back to the
+ * system when V8 collects it, and its pages not written yet are never resident. Smaller chunks
+ * come from the malloc heap, which keeps freed memory for reuse: at most 32 MiB of them per arena.
+ */
+export const chunkBytesMax = 32 * 1024 * 1024;
 /** Byte strings up to this size are copied byte by byte (cheaper than `set` for short keys). */
 const smallCopyBytes = 48;
-/** Values above this size get a chunk of their own instead of sharing one. */
-const sharedValueBytesMax = chunkBytes >> 2;
+/** Records above this size get a chunk of their own instead of sharing one. */
+const sharedRecordBytesMax = 256 * 1024;
+/** Garbage below this size is never worth a repack. */
+const repackGarbageBytesMin = 8 * 1024 * 1024;
+/** Bits of chunk offset in a packed position (chunks are at most 2^25 bytes). */
+const offsetBits = 25;
+/** Chunks addressable by a packed position (6 bits, so a position stays a non-negative int32). */
+const packedChunksMax = 64;
 
 /**
  * Append-only storage for record bytes (key, then value), outside the JS heap: each is copied once
  * into a large chunk and addressed by (chunk, offset, length). Reads hand out views into the chunks.
  * Chunks are never overwritten, so a view stays valid for as long as its holder keeps it, even
  * after the store replaces the arena with a compacted copy.
+ *
+ * Chunk sizes grow geometrically from 64 KiB (or from the size hint) to {@link chunkBytesMax}, so
+ * a small store stays small and a large one lives in chunks the allocator returns to the system
+ * when they are dropped.
  *
  * The arena tracks `liveBytes` (released by the store when a revision is compacted away);
  * {@link ValueArena.wasteful} says when copying the live values into a fresh arena pays off.
@@ -24,10 +42,22 @@ export class ValueArena {
   #used = 0;
   #liveBytes = 0;
   #totalBytes = 0;
+  /** Size of the next ordinary chunk. */
+  #nextChunkBytes: number;
   /** Chunk index of the last {@link ValueArena.append}. */
   lastChunk = 0;
   /** Offset of the last {@link ValueArena.append}. */
   lastOffset = 0;
+
+  /**
+   * `sizeHintBytes`: the bytes expected soon (a repack's live bytes); the first chunk is the
+   * power of two that holds them, between 64 KiB and {@link chunkBytesMax}.
+   */
+  constructor(sizeHintBytes = 0) {
+    let first = chunkBytesMin;
+    while (first < sizeHintBytes && first < chunkBytesMax) first *= 2;
+    this.#nextChunkBytes = first;
+  }
 
   /** Bytes of values still referenced by the store. */
   get liveBytes(): number {
@@ -41,7 +71,7 @@ export class ValueArena {
 
   /** Whether more than half the arena is garbage (and there is enough of it to bother). */
   get wasteful(): boolean {
-    return this.#totalBytes - this.#liveBytes > Math.max(this.#liveBytes, 8 * chunkBytes);
+    return this.#totalBytes - this.#liveBytes > Math.max(this.#liveBytes, repackGarbageBytesMin);
   }
 
   /**
@@ -59,14 +89,15 @@ export class ValueArena {
     }
     let target: Uint8Array;
     let at: number;
-    if (n > sharedValueBytesMax) {
+    if (n > sharedRecordBytesMax) {
       target = new Uint8Array(n);
       this.#chunks.push(target);
       this.lastChunk = this.#chunks.length - 1;
       at = 0;
     } else {
       if (this.#used + n > this.#current.length) {
-        this.#current = new Uint8Array(chunkBytes);
+        this.#current = new Uint8Array(Math.max(this.#nextChunkBytes, n));
+        this.#nextChunkBytes = Math.min(2 * this.#nextChunkBytes, chunkBytesMax);
         this.#chunks.push(this.#current);
         this.#currentIndex = this.#chunks.length - 1;
         this.#used = 0;
@@ -93,18 +124,25 @@ export class ValueArena {
   }
 
   /**
-   * The location of the last append packed into one non-negative int32 (11 bits of chunk index,
-   * 20 bits of offset), or -1 when it does not fit.
+   * The location of the last append packed into one non-negative int32 (6 bits of chunk index,
+   * 25 bits of offset), or -1 when it does not fit (past the first 64 chunks, about 1.8 GiB).
    */
   get lastPacked(): number {
-    return this.lastChunk < 2048 && this.lastOffset < 1 << 20
-      ? this.lastChunk * (1 << 20) + this.lastOffset
+    return this.lastChunk < packedChunksMax && this.lastOffset < 1 << offsetBits
+      ? this.lastChunk * (1 << offsetBits) + this.lastOffset
       : -1;
   }
 
   /** Whether the bytes at a packed position start with exactly `bytes`. */
   equalsPacked(pos: number, bytes: Uint8Array): boolean {
-    return this.equals(pos >>> 20, pos & 0xfffff, bytes);
+    return this.equals(pos >>> offsetBits, pos & ((1 << offsetBits) - 1), bytes);
+  }
+
+  /** Bytes of chunk memory allocated (written or not). */
+  get chunkBytes(): number {
+    let n = 0;
+    for (const c of this.#chunks) n += c.length;
+    return n;
   }
 
   /** Whether the bytes at (chunk, offset) start with exactly `bytes`. */
@@ -113,6 +151,51 @@ export class ValueArena {
     if (c === undefined || offset + bytes.length > c.length) return false;
     for (let i = 0; i < bytes.length; i++) if (c[offset + i] !== bytes[i]) return false;
     return true;
+  }
+
+  /**
+   * The sign of the `length` bytes at (chunk, offset) compared bytewise with binary-string `key`
+   * (one char per byte): negative, zero or positive.
+   */
+  compareString(chunk: number, offset: number, length: number, key: string): number {
+    if (length === 0) return key.length === 0 ? 0 : -1;
+    const c = this.#chunks[chunk];
+    assert(
+      c !== undefined && offset + length <= c.length,
+      `ValueArena: bad location ${chunk}:${offset}+${length}`,
+    );
+    const n = Math.min(length, key.length);
+    for (let i = 0; i < n; i++) {
+      const d = (c[offset + i] as number) - key.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return length - key.length;
+  }
+
+  /** {@link ValueArena.compareString} at a packed position. */
+  comparePacked(pos: number, length: number, key: string): number {
+    return this.compareString(pos >>> offsetBits, pos & ((1 << offsetBits) - 1), length, key);
+  }
+
+  /**
+   * Bytes `[at, at + 4)` of the `length` bytes at (chunk, offset) as a big-endian unsigned 32-bit
+   * number, bytes past `length` read as 0 (the key tree's heads).
+   */
+  headAt(chunk: number, offset: number, length: number, at: number): number {
+    if (at >= length) return 0;
+    const c = this.#chunks[chunk];
+    assert(
+      c !== undefined && offset + length <= c.length,
+      `ValueArena: bad location ${chunk}:${offset}+${length}`,
+    );
+    let h = 0;
+    for (let i = at; i < at + 4; i++) h = h * 256 + (i < length ? (c[offset + i] as number) : 0);
+    return h;
+  }
+
+  /** {@link ValueArena.headAt} at a packed position. */
+  headPacked(pos: number, length: number, at: number): number {
+    return this.headAt(pos >>> offsetBits, pos & ((1 << offsetBits) - 1), length, at);
   }
 
   /** Marks `length` bytes as no longer referenced. */

@@ -1,9 +1,17 @@
 import { assert } from "../lib/assert.js";
 
-/** Records per page (2^15 records × 64 bytes = 2 MiB per page). */
-const pageShift = 15;
+/**
+ * Records per page (2^19 records × 64 bytes = 32 MiB per page): at that size glibc's malloc maps
+ * each page on its own, so a page dropped by {@link History.repack} goes back to the system, and
+ * rows not written yet are never resident. The last page starts small and doubles up to it.
+ */
+const pageShift = 19;
 const pageRecords = 1 << pageShift;
 const pageMask = pageRecords - 1;
+/** Records of the smallest page (64 KiB). */
+const pageRecordsMin = 1024;
+/** Free slots below this many are never worth a repack (2 MiB of rows). */
+const repackFreeRecordsMin = 32 * 1024;
 /** Bytes per record: one 64-byte row, so a point read touches a single cache line. */
 const rowBytes = 64;
 /** Float64 slots per row: main, create, version, lease come first. */
@@ -14,10 +22,11 @@ const I = rowBytes / 4;
 const initialOrder = 1024;
 
 /**
- * The revision history: one record per change of one key, stored row-wise in 2 MiB pages of
- * 64-byte rows, so that a million revisions cost 64 bytes each (no growth slack beyond one page),
- * nothing for the garbage collector, and one cache miss to read. A record is addressed by its
- * slot; freed slots (compaction) are reused.
+ * The revision history: one record per change of one key, stored row-wise in pages of 64-byte
+ * rows, so that a million revisions cost 64 bytes each, nothing for the garbage collector, and one
+ * cache miss to read. A record is addressed by its slot; freed slots (compaction) are reused, and
+ * when most slots are free {@link History.repack} moves the records into fresh, dense pages so
+ * the memory of the old ones is returned.
  *
  * Fields: `main`/`sub` the revision; `create` the generation's create revision; `version` the
  * version (0 = tombstone: the key was deleted at this revision); `lease`; `prev` the previous
@@ -28,12 +37,14 @@ const initialOrder = 1024;
  * watch catch-up walk it.
  */
 export class History {
-  readonly #pf: Float64Array[] = [];
-  readonly #pi: Int32Array[] = [];
+  #pf: Float64Array[] = [];
+  #pi: Int32Array[] = [];
   /** Retained record slots in revision order; entries `[0, orderLength)` are valid. */
   order: Int32Array = new Int32Array(initialOrder);
   orderLength = 0;
   #highWater = 0;
+  /** Slots the pages hold: full pages, then the last page's length. */
+  #capacity = 0;
   #free: number[] = [];
 
   /** Number of retained records. */
@@ -117,11 +128,7 @@ export class History {
   alloc(): number {
     let slot = this.#free.pop();
     if (slot === undefined) {
-      if (this.#highWater === this.#pf.length * pageRecords) {
-        const f = new Float64Array(pageRecords * F);
-        this.#pf.push(f);
-        this.#pi.push(new Int32Array(f.buffer));
-      }
+      if (this.#highWater === this.#capacity) this.#grow();
       slot = this.#highWater++;
     }
     if (this.orderLength === this.order.length) {
@@ -131,6 +138,82 @@ export class History {
     }
     this.order[this.orderLength++] = slot;
     return slot;
+  }
+
+  /** Slots in use or free below the high-water mark (rows the pages hold in memory). */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  /** Makes room for one more slot: doubles the last page up to full size, or adds a page. */
+  #grow(): void {
+    const last = this.#pf.length - 1;
+    const lastRecords = last < 0 ? pageRecords : (this.#pf[last] as Float64Array).length / F;
+    if (lastRecords < pageRecords) {
+      const f = new Float64Array(2 * lastRecords * F);
+      f.set(this.#pf[last] as Float64Array);
+      this.#pf[last] = f;
+      this.#pi[last] = new Int32Array(f.buffer);
+      this.#capacity += lastRecords;
+      return;
+    }
+    this.#addPage(this.#pf.length === 0 ? pageRecordsMin : pageRecords);
+  }
+
+  #addPage(records: number): void {
+    const f = new Float64Array(records * F);
+    this.#pf.push(f);
+    this.#pi.push(new Int32Array(f.buffer));
+    this.#capacity = (this.#pf.length - 1) * pageRecords + records;
+  }
+
+  /** Whether most slots are free, enough to make {@link History.repack} worth its copy. */
+  get sparse(): boolean {
+    const free = this.#highWater - this.orderLength;
+    return free > Math.max(this.orderLength, repackFreeRecordsMin);
+  }
+
+  /**
+   * Moves every retained record into fresh pages, slot `i` holding the `i`-th record in revision
+   * order, and drops the old pages. Returns the old slot → new slot map (-1 for a free slot) so
+   * the caller can rewrite its own references to slots (the key index); `prev` links are
+   * rewritten here. No free slots remain.
+   */
+  repack(): Int32Array {
+    const n = this.orderLength;
+    const moved = new Int32Array(this.#highWater).fill(-1);
+    for (let i = 0; i < n; i++) moved[this.order[i] as number] = i;
+    const oldF = this.#pf;
+    this.#pf = [];
+    this.#pi = [];
+    this.#capacity = 0;
+    while (this.#capacity < n) {
+      const left = n - this.#capacity;
+      let records = pageRecordsMin;
+      while (records < left && records < pageRecords) records *= 2;
+      this.#addPage(records);
+    }
+    for (let i = 0; i < n; i++) {
+      const s = this.order[i] as number;
+      const from = (s & pageMask) * F;
+      const to = (i & pageMask) * F;
+      const f = this.#pf[i >>> pageShift] as Float64Array;
+      f.set((oldF[s >>> pageShift] as Float64Array).subarray(from, from + F), to);
+      const ints = this.#pi[i >>> pageShift] as Int32Array;
+      const prev = ints[(i & pageMask) * I + 9] as number;
+      if (prev !== -1) {
+        const prevNew = moved[prev] as number;
+        assert(prevNew !== -1, `History.repack: record ${s} links to free slot ${prev}`);
+        ints[(i & pageMask) * I + 9] = prevNew;
+      }
+      this.order[i] = i;
+    }
+    this.#highWater = n;
+    this.#free = [];
+    if (this.order.length > initialOrder && n * 4 < this.order.length) {
+      this.order = this.order.slice(0, Math.max(initialOrder, n * 2));
+    }
+    return moved;
   }
 
   /** Marks a slot free; `order` must be rewritten by {@link History.dropFreed} afterwards. */

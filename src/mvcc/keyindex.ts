@@ -1,4 +1,5 @@
 import { assert } from "../lib/assert.js";
+import { bytesToBinary } from "./bytes.js";
 import { KeyTree } from "./keytree.js";
 
 /** Initial hash table capacity (entries; a power of two). */
@@ -15,16 +16,24 @@ export interface KeyRecords {
   keyEquals(slot: number, pos: number, key: Uint8Array): boolean;
   /** The key bytes of record `slot`. */
   keyBytes(slot: number): Uint8Array;
+  /** The sign of the key of record `slot` compared bytewise with binary-string `key`. */
+  compareKey(slot: number, key: string): number;
+  /** The sign of the `length` key bytes at packed arena position `pos` compared with `key`. */
+  comparePacked(pos: number, length: number, key: string): number;
+  /** Bytes `[at, at + 4)` of the key of record `slot` as one big-endian number (0 past its end). */
+  keyHead(slot: number, at: number): number;
+  /** Bytes `[at, at + 4)` of the `length` key bytes at packed arena position `pos`. */
+  headPacked(pos: number, length: number, at: number): number;
   /** The key id of record `slot`. */
   keyIdOf(slot: number): number;
 }
 
 /**
  * Every key with retained history: a hash table from key to the key's newest record for point
- * lookups, a {@link KeyTree} of binary-string keys for ordered ranges, and per key id the newest
- * record slot (`head`; -1 for a free id). Ids of keys whose history was compacted away are
- * reused. The key bytes themselves live with each record in the arena, so the index holds no
- * second copy besides the tree's strings.
+ * lookups, a {@link KeyTree} of key ids for ordered ranges, and per key id the newest record slot
+ * (`head`; -1 for a free id). Ids of keys whose history was compacted away are reused. The key
+ * bytes themselves live with each record in the arena, so the index holds no second copy besides
+ * the tree's separator strings (one per tree node).
  *
  * The hash table is open addressing with linear probing over one `Int32Array` of 12-byte entries
  * (hash, newest record slot, packed arena position of that record's bytes), kept at most half
@@ -40,9 +49,14 @@ export class KeyIndex {
   #size = 0;
   /** The table position found by the last lookup or insert (a hint; checked before use). */
   #lastEntry = 0;
-  readonly tree = new KeyTree();
+  readonly tree: KeyTree;
   /** Key id → newest record slot (-1 for a free id). */
   head: Int32Array = new Int32Array(1024).fill(-1);
+  /**
+   * Key id → (packed arena position of the head record's bytes or -1, key length): the tree
+   * compares a key id with one read of the arena instead of going through the history row.
+   */
+  #keyRef: Int32Array = new Int32Array(2 * 1024);
   #nextId = 0;
   readonly #free: number[] = [];
   readonly #records: KeyRecords;
@@ -51,6 +65,21 @@ export class KeyIndex {
 
   constructor(records: KeyRecords) {
     this.#records = records;
+    this.tree = new KeyTree({
+      compare: (id, key) => {
+        const pos = this.#keyRef[2 * id] as number;
+        return pos >= 0
+          ? records.comparePacked(pos, this.#keyRef[2 * id + 1] as number, key)
+          : records.compareKey(this.head[id] as number, key);
+      },
+      keyOf: (id) => bytesToBinary(records.keyBytes(this.head[id] as number)),
+      headOf: (id, at) => {
+        const pos = this.#keyRef[2 * id] as number;
+        return pos >= 0
+          ? records.headPacked(pos, this.#keyRef[2 * id + 1] as number, at)
+          : records.keyHead(this.head[id] as number, at);
+      },
+    });
   }
 
   /** Number of keys. */
@@ -65,7 +94,7 @@ export class KeyIndex {
     for (let i = h & this.#mask; ; i = (i + 1) & this.#mask) {
       const head1 = t[E * i + 1] as number;
       if (head1 === 0) return -1;
-      if (t[E * i] === h && sameKey(this.#records.keyBytes(head1 - 1), key)) {
+      if (t[E * i] === h && this.#records.compareKey(head1 - 1, key) === 0) {
         this.#lastEntry = i;
         return this.#records.keyIdOf(head1 - 1);
       }
@@ -95,14 +124,19 @@ export class KeyIndex {
         const grown = new Int32Array(Math.ceil(this.head.length * 1.5)).fill(-1);
         grown.set(this.head);
         this.head = grown;
+        const refs = new Int32Array(2 * grown.length);
+        refs.set(this.#keyRef);
+        this.#keyRef = refs;
       }
     }
     if (2 * (this.#size + 1) > this.#mask + 1) this.#resize(2 * (this.#mask + 1));
     this.#insert(hashString(key), slot, pos);
     this.head[id] = slot;
+    this.#keyRef[2 * id] = pos;
+    this.#keyRef[2 * id + 1] = key.length;
     this.#size++;
     if (this.#bulk !== null) this.#bulk.push(key);
-    else this.tree.insert(key);
+    else this.tree.insert(id, key);
     return id;
   }
 
@@ -121,7 +155,10 @@ export class KeyIndex {
     assert(keys !== null, "KeyIndex: endBulk without beginBulk");
     this.#bulk = null;
     keys.sort();
-    this.tree.load(keys);
+    this.tree.load(
+      keys,
+      keys.map((key) => this.lookup(key)),
+    );
   }
 
   /** Sets the newest record slot of key id `id` and the packed arena position of its bytes. */
@@ -130,6 +167,7 @@ export class KeyIndex {
     this.#table[E * at + 1] = slot + 1;
     this.#table[E * at + 2] = pos;
     this.head[id] = slot;
+    this.#keyRef[2 * id] = pos;
   }
 
   /** Removes binary-string `key` (id `id`), whose history is entirely gone. */
@@ -142,9 +180,36 @@ export class KeyIndex {
     this.#free.push(id);
   }
 
+  /**
+   * Rewrites every record slot the index holds after the history moved its records
+   * (`moved[old]` = new slot). Entries stay where they are: they are placed by key hash.
+   */
+  remapSlots(moved: Int32Array): void {
+    const t = this.#table;
+    for (let i = 1; i < t.length; i += E) {
+      const head1 = t[i] as number;
+      if (head1 !== 0) t[i] = (moved[head1 - 1] as number) + 1;
+    }
+    const head = this.head;
+    for (let id = 0; id < this.#nextId; id++) {
+      const slot = head[id] as number;
+      if (slot !== -1) {
+        head[id] = moved[slot] as number;
+        assert(head[id] !== -1, `KeyIndex: key id ${id}'s newest record ${slot} did not move`);
+      }
+    }
+  }
+
+  /** Halves the hash table while it is at most 1/8 full (after compaction removed many keys). */
+  shrink(): void {
+    let capacity = this.#mask + 1;
+    while (capacity > initialCapacity && 8 * this.#size <= capacity) capacity >>= 1;
+    if (capacity < this.#mask + 1) this.#resize(capacity);
+  }
+
   /** Calls `visit` with each key id in `[start, end)` in key order (`end` null = unbounded). */
   forEachInRange(start: string, end: string | null, visit: (id: number) => boolean | undefined): void {
-    this.tree.forEachInRange(start, end, (key) => visit(this.lookup(key)));
+    this.tree.forEachInRange(start, end, visit);
   }
 
   /** Calls `visit` with every live key id, in id order (not key order). */
@@ -200,12 +265,6 @@ export class KeyIndex {
       if (head1 !== 0) this.#insert(old[i] as number, head1 - 1, old[i + 2] as number);
     }
   }
-}
-
-function sameKey(bytes: Uint8Array, key: string): boolean {
-  if (bytes.length !== key.length) return false;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== key.charCodeAt(i)) return false;
-  return true;
 }
 
 /** Murmur3 (32-bit) over the bytes, four at a time, seeded with the length. */

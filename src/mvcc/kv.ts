@@ -30,6 +30,16 @@ export class Kv {
     keyEquals: (slot, pos, key) => this.keyEquals(slot, pos, key),
     keyIdOf: (slot) => this.history.keyId(slot),
     keyBytes: (slot) => this.keyBytesOf(slot),
+    compareKey: (slot, key) => {
+      const h = this.history;
+      return this.arena.compareString(h.chunk(slot), h.offset(slot), h.keyLen(slot), key);
+    },
+    comparePacked: (pos, length, key) => this.arena.comparePacked(pos, length, key),
+    keyHead: (slot, at) => {
+      const h = this.history;
+      return this.arena.headAt(h.chunk(slot), h.offset(slot), h.keyLen(slot), at);
+    },
+    headPacked: (pos, length, at) => this.arena.headPacked(pos, length, at),
   });
   arena = new ValueArena();
   #current: Revision = 1;
@@ -239,7 +249,23 @@ export class Kv {
     h.dropFreed();
     this.#compacted = rev;
     this.#mutations++;
+    // Give memory back once most of it is garbage: the history's rows, the key index's table,
+    // the value arena's chunks (each replaced by a dense copy; the old ones are left to the GC).
+    if (h.sparse) keys.remapSlots(h.repack());
+    keys.shrink();
     if (this.arena.wasteful) this.#repackArena();
+  }
+
+  /**
+   * Moves the history into dense pages and the live bytes into a fresh arena now, as
+   * {@link Kv.compact} does by itself once most of either is garbage. Changes no revision, key or
+   * value; for tests and tools.
+   */
+  repack(): void {
+    assert(!this.#writing, "Kv: repack inside a write");
+    this.keys.remapSlots(this.history.repack());
+    this.keys.shrink();
+    this.#repackArena();
   }
 
   /** Restores the revision counters (snapshot restore); the history must already be loaded. */
@@ -285,7 +311,7 @@ export class Kv {
   /** Copies every live record's bytes into a fresh arena, dropping the garbage left by compactions. */
   #repackArena(): void {
     const h = this.history;
-    const fresh = new ValueArena();
+    const fresh = new ValueArena(this.arena.liveBytes);
     for (let i = 0; i < h.orderLength; i++) {
       const slot = h.order[i] as number;
       const keyLen = h.keyLen(slot);

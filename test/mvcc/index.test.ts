@@ -3,34 +3,66 @@
 // under heavy churn (keys added, deleted and compacted away, ids and table entries reused).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { KeyTree } from "../../src/mvcc/keytree.js";
+import { headAt, KeyTree, type TreeKeys } from "../../src/mvcc/keytree.js";
 import { b, bytesToBinary, MvccStore, must, SeededRngForTests } from "./helpers.js";
 
-function walk(tree: KeyTree, start: string, end: string | null): string[] {
+/** Keys for a bare tree: each distinct string gets the next id. */
+class StringKeys implements TreeKeys {
+  readonly #byId: string[] = [];
+  readonly #ids = new Map<string, number>();
+
+  idOf(key: string): number {
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.#byId.length;
+      this.#byId.push(key);
+      this.#ids.set(key, id);
+    }
+    return id;
+  }
+
+  compare(id: number, key: string): number {
+    const k = this.keyOf(id);
+    return k < key ? -1 : k > key ? 1 : 0;
+  }
+
+  keyOf(id: number): string {
+    const k = this.#byId[id];
+    assert.ok(k !== undefined, `no key for id ${id}`);
+    return k;
+  }
+
+  headOf(id: number, at: number): number {
+    return headAt(this.keyOf(id), at);
+  }
+}
+
+/** A tree over string keys, and a way to add a key by its string. */
+function stringTree(): { tree: KeyTree; keys: StringKeys; insert: (k: string) => boolean } {
+  const keys = new StringKeys();
+  const tree = new KeyTree(keys);
+  return { tree, keys, insert: (k) => tree.insert(keys.idOf(k), k) };
+}
+
+function walk(tree: KeyTree, keys: StringKeys, start: string, end: string | null): string[] {
   const out: string[] = [];
-  tree.forEachInRange(start, end, (k) => {
-    out.push(k);
+  tree.forEachInRange(start, end, (id) => {
+    out.push(keys.keyOf(id));
     return true;
   });
   return out;
 }
 
-test("KeyTree: random inserts, deletes and range walks match a sorted array", () => {
-  // Proves the B+tree keeps order, splits, unlinks empty nodes and rebuilds when sparse, without
-  // losing or duplicating keys, and that range walks honour [start, end) and early stops.
-  const rng = new SeededRngForTests(99);
-  const tree = new KeyTree();
+/** Random inserts, deletes, range walks and lookups of keys from `key`, checked against a sorted array. */
+function churn(rng: SeededRngForTests, key: () => string): void {
+  const { tree, keys, insert } = stringTree();
   const model = new Set<string>();
-  const key = (): string =>
-    bytesToBinary(
-      new Uint8Array([rng.below(40), rng.below(256), rng.below(4)]).subarray(0, 1 + rng.below(3)),
-    );
   for (let round = 0; round < 40; round++) {
     const inserting = round % 4 !== 3;
     for (let i = 0; i < 2000; i++) {
       const k = key();
       if (inserting || rng.below(10) === 0) {
-        assert.equal(tree.insert(k), !model.has(k));
+        assert.equal(insert(k), !model.has(k));
         model.add(k);
       } else {
         assert.equal(tree.delete(k), model.has(k));
@@ -44,7 +76,7 @@ test("KeyTree: random inserts, deletes and range walks match a sorted array", ()
       const a = key();
       const z = rng.below(3) === 0 ? null : key();
       assert.deepEqual(
-        walk(tree, a, z),
+        walk(tree, keys, a, z),
         sorted.filter((k) => k >= a && (z === null || k < z)),
       );
     }
@@ -54,17 +86,42 @@ test("KeyTree: random inserts, deletes and range walks match a sorted array", ()
   for (const k of [...model]) assert.equal(tree.delete(k), true);
   tree.checkInvariants();
   assert.equal(tree.size, 0);
-  assert.equal(tree.insert("x"), true);
-  assert.deepEqual(walk(tree, "", null), ["x"]);
+  assert.equal(insert("x"), true);
+  assert.deepEqual(walk(tree, keys, "", null), ["x"]);
+}
+
+test("KeyTree: random inserts, deletes and range walks match a sorted array", () => {
+  // Proves the B+tree keeps order, splits, unlinks empty nodes and rebuilds when sparse, without
+  // losing or duplicating keys, and that range walks honour [start, end) and early stops.
+  const rng = new SeededRngForTests(99);
+  churn(rng, () =>
+    bytesToBinary(
+      new Uint8Array([rng.below(40), rng.below(256), rng.below(4)]).subarray(0, 1 + rng.below(3)),
+    ),
+  );
+});
+
+test("KeyTree: keys with long shared prefixes, zero bytes and prefixes of each other", () => {
+  // Proves the leaf heads (4 bytes after each leaf's common prefix, zero-padded) never misorder
+  // keys: "p/ab" and "p/ab\0" have equal heads, leaves' prefixes shrink and grow as keys come and
+  // go, and keys outside a leaf's prefix land before or after it.
+  const rng = new SeededRngForTests(5);
+  const prefixes = ["", "/registry/pods/", "/registry/pods/default/", "/registry/services/"];
+  churn(rng, () => {
+    const tail = Array.from({ length: rng.below(9) }, () =>
+      String.fromCharCode(rng.below(3) === 0 ? 0 : 97 + rng.below(3)),
+    );
+    return `${prefixes[rng.below(prefixes.length)] as string}${tail.join("")}`;
+  });
 });
 
 test("KeyTree: forEachInRange stops when the visitor returns false", () => {
   // Proves early termination, which limit-bounded scans rely on.
-  const tree = new KeyTree();
-  for (let i = 0; i < 1000; i++) tree.insert(String(i).padStart(4, "0"));
+  const { tree, keys, insert } = stringTree();
+  for (let i = 0; i < 1000; i++) insert(String(i).padStart(4, "0"));
   const seen: string[] = [];
-  tree.forEachInRange("0100", null, (k) => {
-    seen.push(k);
+  tree.forEachInRange("0100", null, (id) => {
+    seen.push(keys.keyOf(id));
     return seen.length < 3;
   });
   assert.deepEqual(seen, ["0100", "0101", "0102"]);
@@ -107,15 +164,22 @@ test("KeyIndex: keys survive heavy churn of puts, deletes and compactions", () =
 test("KeyTree load: builds from sorted keys, then behaves like an incrementally built tree", () => {
   // Proves the bulk build used by snapshot restore yields a valid tree that accepts later changes,
   // and that unsorted input is refused.
-  const keys = Array.from({ length: 50_000 }, (_, i) => `k${String(i).padStart(6, "0")}`);
-  const tree = new KeyTree();
-  tree.load(keys);
+  const sorted = Array.from({ length: 50_000 }, (_, i) => `k${String(i).padStart(6, "0")}`);
+  const { tree, keys, insert } = stringTree();
+  tree.load(
+    sorted,
+    sorted.map((k) => keys.idOf(k)),
+  );
   tree.checkInvariants();
-  assert.equal(tree.size, keys.length);
-  assert.deepEqual(walk(tree, "k000100", "k000103"), ["k000100", "k000101", "k000102"]);
-  for (let i = 0; i < keys.length; i += 3) assert.equal(tree.delete(keys[i] as string), true);
-  assert.equal(tree.insert("k0000005"), true);
+  assert.equal(tree.size, sorted.length);
+  assert.deepEqual(walk(tree, keys, "k000100", "k000103"), ["k000100", "k000101", "k000102"]);
+  for (let i = 0; i < sorted.length; i += 3) assert.equal(tree.delete(sorted[i] as string), true);
+  assert.equal(insert("k0000005"), true);
   tree.checkInvariants();
-  assert.equal(tree.size, keys.length - Math.ceil(keys.length / 3) + 1);
-  assert.throws(() => new KeyTree().load(["b", "a"]), /not strictly ascending/);
+  assert.equal(tree.size, sorted.length - Math.ceil(sorted.length / 3) + 1);
+  const other = new StringKeys();
+  assert.throws(
+    () => new KeyTree(other).load(["b", "a"], [other.idOf("b"), other.idOf("a")]),
+    /not strictly ascending/,
+  );
 });
