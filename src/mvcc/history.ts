@@ -173,6 +173,13 @@ export class History {
     return free > Math.max(this.orderLength, repackFreeRecordsMin);
   }
 
+  /** Bytes of row pages allocated (written or not). */
+  get pageBytes(): number {
+    let n = 0;
+    for (const f of this.#pf) n += f.byteLength;
+    return n;
+  }
+
   /**
    * Moves every retained record into fresh pages, slot `i` holding the `i`-th record in revision
    * order, and drops the old pages. Returns the old slot → new slot map (-1 for a free slot) so

@@ -200,11 +200,17 @@ export class KeyIndex {
     }
   }
 
-  /** Halves the hash table while it is at most 1/8 full (after compaction removed many keys). */
-  shrink(): void {
+  /**
+   * Halves the hash table while it is at most 1/8 full (after compaction removed many keys);
+   * returns the bytes of the table it dropped (0 if it kept it).
+   */
+  shrink(): number {
     let capacity = this.#mask + 1;
     while (capacity > initialCapacity && 8 * this.#size <= capacity) capacity >>= 1;
-    if (capacity < this.#mask + 1) this.#resize(capacity);
+    if (capacity === this.#mask + 1) return 0;
+    const before = this.#table.byteLength;
+    this.#resize(capacity);
+    return before;
   }
 
   /** Calls `visit` with each key id in `[start, end)` in key order (`end` null = unbounded). */

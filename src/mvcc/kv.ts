@@ -48,6 +48,7 @@ export class Kv {
   #writing = false;
   #changes: number[] = [];
   #mutations = 0;
+  #releasedBytes = 0;
   listener: RevisionListener | null = null;
   attachments: LeaseAttachments | null = null;
 
@@ -64,6 +65,15 @@ export class Kv {
   /** Bytes counted against the quota: per retained record, key + value + overhead. */
   get accountedBytes(): number {
     return this.#accountedBytes;
+  }
+
+  /**
+   * Bytes of memory that repacks dropped since the store was created (old arena chunks, history
+   * pages and key index tables, allocated sizes): garbage the host's collector can return to the
+   * system. It grows only in {@link Kv.compact} (and {@link Kv.repack}).
+   */
+  get releasedBytes(): number {
+    return this.#releasedBytes;
   }
 
   /** Counts completed mutations, so long-running readers (snapshots) can check they saw none. */
@@ -218,6 +228,8 @@ export class Kv {
    * Per key: every record at or above `rev` stays (so watchers starting at `rev` see every event
    * of that revision, including deletes); below it only the newest record stays, and only if it
    * is not a tombstone and no record sits exactly at `rev`. A key left with no history is removed.
+   * When most of the history's rows, the key index's table or the arena's bytes are then free,
+   * each is replaced by a dense copy and the old memory dropped ({@link Kv.releasedBytes}).
    */
   compact(rev: Revision): void {
     assert(!this.#writing, "Kv: compact inside a write");
@@ -251,8 +263,8 @@ export class Kv {
     this.#mutations++;
     // Give memory back once most of it is garbage: the history's rows, the key index's table,
     // the value arena's chunks (each replaced by a dense copy; the old ones are left to the GC).
-    if (h.sparse) keys.remapSlots(h.repack());
-    keys.shrink();
+    if (h.sparse) this.#repackHistory();
+    this.#releasedBytes += keys.shrink();
     if (this.arena.wasteful) this.#repackArena();
   }
 
@@ -263,9 +275,15 @@ export class Kv {
    */
   repack(): void {
     assert(!this.#writing, "Kv: repack inside a write");
-    this.keys.remapSlots(this.history.repack());
-    this.keys.shrink();
+    this.#repackHistory();
+    this.#releasedBytes += this.keys.shrink();
     this.#repackArena();
+  }
+
+  #repackHistory(): void {
+    const before = this.history.pageBytes;
+    this.keys.remapSlots(this.history.repack());
+    this.#releasedBytes += before;
   }
 
   /** Restores the revision counters (snapshot restore); the history must already be loaded. */
@@ -322,6 +340,7 @@ export class Kv {
       if (this.keys.head[h.keyId(slot)] === slot) this.keys.setHead(h.keyId(slot), slot, fresh.lastPacked);
       h.setBytes(slot, fresh.lastChunk, fresh.lastOffset, keyLen, valLen);
     }
+    this.#releasedBytes += this.arena.chunkBytes;
     this.arena = fresh;
   }
 }

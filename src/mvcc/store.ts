@@ -129,6 +129,14 @@ export class MvccStore {
     return this.kv.accountedBytes + this.lessor.size * leaseOverheadBytes;
   }
 
+  /**
+   * Bytes of memory compactions dropped since the store was created (see `Kv.releasedBytes`):
+   * a host may ask its garbage collector to return them once enough has piled up.
+   */
+  get releasedBytes(): number {
+    return this.kv.releasedBytes;
+  }
+
   /** Index of the last applied log entry (etcd's consistent index); snapshots carry it. */
   get appliedIndex(): number {
     return this.#appliedIndex;
