@@ -119,6 +119,15 @@ const bytesMax = 64 * 1024 * 1024;
  */
 export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
   const w = new Writer();
+  encodeCommandTo(w, envelope);
+  return w.finish();
+}
+
+/**
+ * {@link encodeCommand} appending to `w`: a caller that frames commands (the server's proposal
+ * envelope) writes its header and the command into one reused writer and copies once.
+ */
+export function encodeCommandTo(w: Writer, envelope: CommandEnvelope): void {
   w.u8(envelope.auth === undefined ? commandVersion : commandVersionAuth);
   w.uvarint(envelope.requestId);
   if (envelope.auth !== undefined) {
@@ -166,7 +175,6 @@ export function encodeCommand(envelope: CommandEnvelope): Uint8Array {
       writeAuth(w, cmd.request);
       break;
   }
-  return w.finish();
 }
 
 /** Decodes a command; returns a reason string for malformed input or an unknown version. */

@@ -33,6 +33,7 @@ export {
   prefixEnd,
   utf8,
 } from "./bytes.js";
+export { Writer } from "./codec.js";
 export {
   type Command,
   type CommandEnvelope,
@@ -41,6 +42,7 @@ export {
   commandVersionAuth,
   decodeCommand,
   encodeCommand,
+  encodeCommandTo,
   txnDepthMax,
   type WriteAuth,
 } from "./command.js";
