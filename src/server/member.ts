@@ -8,7 +8,6 @@ import {
   type CommandResponse,
   decodeSnapshot,
   EMPTY_BYTES,
-  encodeCommand,
   encodeSnapshot,
   fromUtf8,
   type MvccResult,
@@ -41,15 +40,16 @@ import {
   type ConfContext,
   decodeConfContext,
   decodeMemberSnapshot,
+  EnvelopeEncoder,
   encodeConfContext,
   encodeMemberSnapshot,
   type HashCheck,
   type MemberInfo,
   unwrapCommand,
   unwrapHashCheck,
-  wrapCommand,
   wrapHashCheck,
 } from "./envelope.js";
+import { MemoryReclaimer } from "./memory.js";
 
 /** How a member reaches its peers; the TCP peer transport implements it. */
 export interface MemberTransport {
@@ -132,6 +132,7 @@ export class Member {
   readonly #pending = new Map<number, PendingProposal>();
   readonly #pendingConf = new Map<number, Waiter<void>>();
   #proposals: { requestId: number; data: Uint8Array }[] = [];
+  readonly #encoder: EnvelopeEncoder;
   #readWaiters: Waiter<void>[] = [];
   readonly #readsInFlight = new Map<string, Waiter<void>[]>();
   readonly #readsWaitingApply: { index: number; waiters: Waiter<void>[] }[] = [];
@@ -144,6 +145,7 @@ export class Member {
   #stopped = false;
   #leader = false;
   #revoking = false;
+  readonly #reclaimer: MemoryReclaimer;
 
   private constructor(
     options: MemberOptions,
@@ -155,6 +157,7 @@ export class Member {
     this.id = options.id;
     this.options = options;
     this.logger = options.logger ?? noopLogger;
+    this.#reclaimer = new MemoryReclaimer(this.logger);
     this.#wal = wal;
     this.#storage = storage;
     this.store = store;
@@ -166,6 +169,7 @@ export class Member {
       `Member: election timeout ${this.#electionMs} ms must be at least twice the heartbeat ${this.#heartbeatMs} ms`,
     );
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000 + 2 * this.#electionMs;
+    this.#encoder = new EnvelopeEncoder(options.id);
     for (const m of members) this.#setMember(m);
     const applied = storage.snapshot().metadata.index;
     this.#raw = new RawNode({
@@ -328,7 +332,7 @@ export class Member {
   propose(command: Command, auth?: WriteAuth): Promise<MvccResult<CommandResponse>> {
     const requestId = this.#nextRequest++;
     const envelope = auth === undefined ? { requestId, command } : { requestId, command, auth };
-    const data = wrapCommand(this.id, encodeCommand(envelope));
+    const data = this.#encoder.encode(envelope);
     return new Promise((resolve, reject) => {
       if (this.#stopped) return reject(stoppedError());
       this.#pending.set(requestId, {
@@ -541,6 +545,7 @@ export class Member {
     if (entries.length === 0) return;
     const applyStartMs = performance.now();
     for (const e of entries) this.#apply(e);
+    this.#reclaimer.afterApply(this.store.releasedBytes);
     if (applyChannel.hasSubscribers) {
       applyChannel.publish({
         member: this.id,
