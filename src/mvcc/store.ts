@@ -1,4 +1,4 @@
-import { assert } from "../lib/assert.js";
+import { AssertionError, assert } from "../lib/assert.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import { type AuthCommand, AuthStore } from "./auth.js";
 import { binaryToBytes, EMPTY_BYTES } from "./bytes.js";
@@ -157,7 +157,9 @@ export class MvccStore {
     this.#appliedIndex = index;
     if (data.length === 0) return { type: "noop" };
     const decoded = decodeCommand(data);
-    assert(typeof decoded !== "string", `MvccStore: entry ${index} holds a malformed command: ${decoded}`);
+    // The message is built only on failure (a template argument would be built on every apply).
+    if (typeof decoded === "string")
+      throw new AssertionError(`MvccStore: entry ${index} holds a malformed command: ${decoded}`);
     if (data.length > this.limits.requestBytesMax) {
       const bad = failure(
         MvccErrorCode.requestTooLarge,
