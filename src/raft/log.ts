@@ -1,4 +1,4 @@
-import { assert } from "../lib/assert.js";
+import { AssertionError, assert } from "../lib/assert.js";
 import {
   ENTRIES_COMPACTED,
   limitBytes,
@@ -57,7 +57,7 @@ export class RaftLog {
 
   lastTerm(): Term {
     const t = this.term(this.lastIndex());
-    assert(t >= 0, `lastTerm: no term for the last index ${this.lastIndex()}`);
+    if (t < 0) throw new AssertionError(`lastTerm: no term for the last index ${this.lastIndex()}`);
     return t;
   }
 
@@ -148,7 +148,8 @@ export class RaftLog {
   slice(lo: Index, hi: Index, bytesMax: number): Entry[] | typeof ENTRIES_COMPACTED {
     if (lo >= hi) return [];
     if (lo < this.firstIndex()) return ENTRIES_COMPACTED;
-    assert(hi <= this.lastIndex() + 1, `slice: hi ${hi} past last index ${this.lastIndex()}`);
+    if (hi > this.lastIndex() + 1)
+      throw new AssertionError(`slice: hi ${hi} past last index ${this.lastIndex()}`);
     let out: Entry[] = [];
     if (lo < this.unstableOffset) {
       const stored = this.storage.entries(lo, Math.min(hi, this.unstableOffset), bytesMax);
@@ -173,7 +174,8 @@ export class RaftLog {
 
   commitTo(index: Index): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commitTo: ${index} is past the last index ${this.lastIndex()}`);
+    if (index > this.lastIndex())
+      throw new AssertionError(`commitTo: ${index} is past the last index ${this.lastIndex()}`);
     this.committed = index;
   }
 
@@ -186,7 +188,8 @@ export class RaftLog {
     if (!this.hasNextCommittedEntries()) return [];
     const lo = Math.max(this.applying + 1, this.firstIndex());
     const ents = this.slice(lo, this.committed + 1, bytesMax);
-    assert(ents !== ENTRIES_COMPACTED, `nextCommittedEntries: [${lo}, ${this.committed}] compacted`);
+    if (ents === ENTRIES_COMPACTED)
+      throw new AssertionError(`nextCommittedEntries: [${lo}, ${this.committed}] compacted`);
     return ents;
   }
 

@@ -1,4 +1,4 @@
-import { assert } from "../lib/assert.js";
+import { AssertionError, assert } from "../lib/assert.js";
 import { decodeConfChange, encodeConfChange } from "./codec.js";
 import { applyChange, isLearnerIn, leavesJoint } from "./confchange.js";
 import { ReadOnlyOption, type ResolvedConfig } from "./config.js";
@@ -147,7 +147,8 @@ export class Raft {
 
   send(init: MessageInit): void {
     const m = message({ from: this.id, ...init });
-    assert(m.to !== this.id, `send: message ${m.type} addressed to self`);
+    // Messages are built only on failure: this runs for every message.
+    if (m.to === this.id) throw new AssertionError(`send: message ${m.type} addressed to self`);
     const t = m.type;
     // Vote messages carry their own term (pre-votes, responses); everything else our term.
     const terms =
@@ -157,7 +158,7 @@ export class Raft {
       t === MessageType.preVoteResp;
     const out =
       terms || t === MessageType.prop || t === MessageType.readIndex ? m : { ...m, term: this.term };
-    assert(!terms || out.term !== 0, `send: ${t} without a term`);
+    if (terms && out.term === 0) throw new AssertionError(`send: ${t} without a term`);
     if (
       this.role === StateRole.leader &&
       this.term === this.durableTerm &&

@@ -1,4 +1,4 @@
-import { assert } from "../lib/assert.js";
+import { AssertionError, assert } from "../lib/assert.js";
 import type { ConfState, Entry, HardState, Index, Snapshot, Term } from "./types.js";
 
 /** Returned by {@link Storage.term} for an index below the first available entry. */
@@ -115,7 +115,8 @@ export class MemoryStorage implements Storage {
   entries(lo: Index, hi: Index, bytesMax: number): readonly Entry[] | typeof ENTRIES_COMPACTED {
     const offset = this.#offset();
     if (lo <= offset) return ENTRIES_COMPACTED;
-    assert(hi <= this.lastIndex() + 1, `entries: hi ${hi} is past the last index ${this.lastIndex()}`);
+    if (hi > this.lastIndex() + 1)
+      throw new AssertionError(`entries: hi ${hi} is past the last index ${this.lastIndex()}`);
     return limitBytes(this.#entries.slice(lo - offset, hi - offset), bytesMax);
   }
 
@@ -199,7 +200,8 @@ export class MemoryStorage implements Storage {
     if (last <= offset) return;
     const skip = first.index <= offset ? offset + 1 - first.index : 0;
     const start = first.index + skip;
-    assert(start <= this.lastIndex() + 1, `append: gap between ${this.lastIndex()} and ${start}`);
+    if (start > this.lastIndex() + 1)
+      throw new AssertionError(`append: gap between ${this.lastIndex()} and ${start}`);
     this.#entries.length = start - offset;
     for (let i = skip; i < entries.length; i++) this.#entries.push(entries[i] as Entry);
   }

@@ -11,7 +11,7 @@
  * allocated for it.
  */
 
-import { assert } from "../../lib/assert.js";
+import { AssertionError, assert } from "../../lib/assert.js";
 import {
   type ConfState,
   type Entry,
@@ -288,8 +288,10 @@ export const peerChunkOverheadBytes = 16;
  */
 function writeMessage(w: FrameWriter, m: Message): void {
   const code = wireCodes.get(m.type);
-  assert(code !== undefined, `message kind ${m.type} never crosses the network`);
-  assert((m.type === MessageType.snap) === (m.snapshot !== null), `${m.type} message with snapshot`);
+  // Messages are built only on failure: this runs for every message sent.
+  if (code === undefined) throw new AssertionError(`message kind ${m.type} never crosses the network`);
+  if ((m.type === MessageType.snap) !== (m.snapshot !== null))
+    throw new AssertionError(`${m.type} message with snapshot`);
   w.u8(code);
   w.u8((m.reject ? flagReject : 0) | (m.snapshot !== null ? flagSnapshot : 0));
   w.uvarint(m.from);

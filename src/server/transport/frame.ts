@@ -13,7 +13,7 @@
  *
  * The payloads of each frame type are defined in codec.ts.
  */
-import { assert } from "../../lib/assert.js";
+import { AssertionError, assert } from "../../lib/assert.js";
 // The checksum file itself, not the WAL's mod.ts: that one also re-exports the WAL's I/O shell.
 import { crc32cUpdate } from "../../wal/crc32c.js";
 
@@ -151,14 +151,15 @@ export class FrameWriter {
 
   /** A safe non-negative integer as two u32 halves, high first. */
   u64(n: number): void {
-    assert(Number.isSafeInteger(n) && n >= 0, `FrameWriter: u64 of ${n}`);
+    // The message is built only on failure (a template argument would be built on every call).
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw new AssertionError(`FrameWriter: u64 of ${n}`);
     this.u32(Math.floor(n / 2 ** 32));
     this.u32(n >>> 0);
   }
 
   /** A safe non-negative integer as an unsigned LEB128 varint (at most 8 bytes). */
   uvarint(n: number): void {
-    assert(Number.isSafeInteger(n) && n >= 0, `FrameWriter: uvarint of ${n}`);
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw new AssertionError(`FrameWriter: uvarint of ${n}`);
     this.#reserve(8);
     const b = this.#buf;
     while (n >= 0x80) {
