@@ -1,0 +1,75 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { type Logger, noopLogger } from "../lib/logger.js";
+
+/**
+ * Bytes of memory compactions must have dropped (`MvccStore.releasedBytes`) since the last
+ * collection before the member asks V8 for a full garbage collection: 64 MiB. Below that, the
+ * garbage waits for V8's own schedule.
+ */
+export const reclaimBytesMin = 64 * 1024 * 1024;
+
+type Collect = () => void;
+
+let collect: Collect | null = null;
+
+/**
+ * Runs a full, synchronous garbage collection and returns its duration in milliseconds (about
+ * 10–200 ms, growing with the live heap). Node defines `gc` only under `--expose-gc`; without it
+ * the flag is set at run time just long enough for V8 to install `gc` on one new, otherwise unused
+ * context (the flag only affects contexts created while it is set), then cleared again.
+ */
+export function collectGarbage(): number {
+  if (collect === null) {
+    const exposed = (globalThis as { gc?: Collect }).gc;
+    if (exposed !== undefined) collect = exposed;
+    else {
+      setFlagsFromString("--expose-gc");
+      try {
+        collect = runInNewContext("gc") as Collect;
+      } finally {
+        setFlagsFromString("--no-expose-gc");
+      }
+    }
+  }
+  const startMs = performance.now();
+  collect();
+  return performance.now() - startMs;
+}
+
+/**
+ * Returns the memory of large compactions to the system. A compaction that frees most of the
+ * store replaces its arena chunks and history pages with dense copies; the old ones are garbage
+ * that V8 frees only at its next full collection, which an idle or lightly loaded member may not
+ * run for a long time (young-generation collections do not free them). So after applying, once
+ * {@link reclaimBytesMin} bytes have been dropped, one full collection is scheduled for the next
+ * turn of the event loop: large buffers go back to the system (they are mapped on their own) and
+ * V8 shrinks its heap.
+ */
+export class MemoryReclaimer {
+  readonly #logger: Logger;
+  #seenBytes = 0;
+  #scheduled = false;
+
+  constructor(logger: Logger = noopLogger) {
+    this.#logger = logger;
+  }
+
+  /** Call after applying entries with the store's `releasedBytes`. */
+  afterApply(releasedBytes: number): void {
+    // A smaller count means a new store (a snapshot was installed): start over from it.
+    if (releasedBytes < this.#seenBytes) this.#seenBytes = releasedBytes;
+    if (this.#scheduled || releasedBytes - this.#seenBytes < reclaimBytesMin) return;
+    const bytes = releasedBytes - this.#seenBytes;
+    this.#seenBytes = releasedBytes;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const ms = collectGarbage();
+      this.#logger.info("member: garbage collected after a compaction", {
+        releasedBytes: bytes,
+        ms: Math.round(ms),
+      });
+    });
+  }
+}
