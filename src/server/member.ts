@@ -676,6 +676,7 @@ export class Member {
     const snap = this.#storage.createSnapshot(applied, confState, data);
     await this.#wal.saveSnapshot(snap);
     this.#storage.releaseSnapshotData();
+    this.#reclaimer.dropped(data.length);
     const keep = this.options.catchUpEntries ?? 5000;
     const compactTo = applied - keep;
     if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);

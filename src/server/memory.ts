@@ -38,36 +38,46 @@ export function collectGarbage(): number {
 }
 
 /**
- * Returns the memory of large compactions to the system. A compaction that frees most of the
- * store replaces its arena chunks and history pages with dense copies; the old ones are garbage
- * that V8 frees only at its next full collection, which an idle or lightly loaded member may not
- * run for a long time (young-generation collections do not free them). So after applying, once
- * {@link reclaimBytesMin} bytes have been dropped, one full collection is scheduled for the next
- * turn of the event loop: large buffers go back to the system (they are mapped on their own) and
- * V8 shrinks its heap.
+ * Returns the memory of large compactions and snapshots to the system. A compaction that frees
+ * most of the store replaces its arena chunks and history pages with dense copies, and a snapshot
+ * leaves its encoded copies behind once written; both are garbage that V8 frees only at its next
+ * full collection, which an idle or lightly loaded member may not run for a long time
+ * (young-generation collections do not free them). So once {@link reclaimBytesMin} bytes have
+ * been dropped, one full collection is scheduled for the next turn of the event loop: large
+ * buffers go back to the system (they are mapped on their own) and V8 shrinks its heap.
  */
 export class MemoryReclaimer {
   readonly #logger: Logger;
-  #seenBytes = 0;
+  /** The store's `releasedBytes` when last seen. */
+  #storeBytes = 0;
+  /** Bytes dropped since the last collection. */
+  #pendingBytes = 0;
   #scheduled = false;
 
   constructor(logger: Logger = noopLogger) {
     this.#logger = logger;
   }
 
-  /** Call after applying entries with the store's `releasedBytes`. */
+  /** Call after applying entries with the store's `releasedBytes` (a count that only grows). */
   afterApply(releasedBytes: number): void {
-    // A smaller count means a new store (a snapshot was installed): start over from it.
-    if (releasedBytes < this.#seenBytes) this.#seenBytes = releasedBytes;
-    if (this.#scheduled || releasedBytes - this.#seenBytes < reclaimBytesMin) return;
-    const bytes = releasedBytes - this.#seenBytes;
-    this.#seenBytes = releasedBytes;
+    // A smaller count means a new store (a snapshot was installed): count from its start.
+    if (releasedBytes < this.#storeBytes) this.#storeBytes = 0;
+    this.dropped(releasedBytes - this.#storeBytes);
+    this.#storeBytes = releasedBytes;
+  }
+
+  /** Counts `bytes` of memory the caller just dropped (a written snapshot's data). */
+  dropped(bytes: number): void {
+    this.#pendingBytes += bytes;
+    if (this.#scheduled || this.#pendingBytes < reclaimBytesMin) return;
     this.#scheduled = true;
     setImmediate(() => {
+      const pending = this.#pendingBytes;
+      this.#pendingBytes = 0;
       this.#scheduled = false;
       const ms = collectGarbage();
-      this.#logger.info("member: garbage collected after a compaction", {
-        releasedBytes: bytes,
+      this.#logger.info("member: garbage collected after dropping memory", {
+        droppedBytes: pending,
         ms: Math.round(ms),
       });
     });

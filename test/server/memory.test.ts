@@ -25,8 +25,9 @@ test("collectGarbage: frees unreachable ArrayBuffers without --expose-gc", async
 
 test("MemoryReclaimer: one collection per reclaimBytesMin dropped, counted from the last one", async () => {
   // Proves a collection is scheduled (after the current turn) only once enough memory was dropped
-  // since the last one, never twice for the same bytes, and that a new store (a smaller count,
-  // after a snapshot install) starts the count over.
+  // since the last one, by compactions (the store's growing count) and snapshots together, never
+  // twice for the same bytes, and that a new store (a smaller count, after a snapshot install)
+  // counts from its own start.
   const logged: Record<string, unknown>[] = [];
   const logger: Logger = { debug() {}, info: (_m, f) => logged.push(f ?? {}), warn() {} };
   const r = new MemoryReclaimer(logger);
@@ -38,13 +39,18 @@ test("MemoryReclaimer: one collection per reclaimBytesMin dropped, counted from 
   assert.equal(logged.length, 0, "the collection waits for the next turn");
   await tick();
   assert.equal(logged.length, 1);
-  assert.equal(logged[0]?.releasedBytes, reclaimBytesMin);
-  r.afterApply(2 * reclaimBytesMin - 1);
+  assert.equal(logged[0]?.droppedBytes, reclaimBytesMin + 1, "bytes dropped before the turn count in");
+  r.afterApply(2 * reclaimBytesMin);
   await tick();
   assert.equal(logged.length, 1, "less than reclaimBytesMin since the last collection");
+  r.dropped(1);
+  await tick();
+  assert.equal(logged.length, 2, "a snapshot's bytes add to the compactions'");
+  assert.equal(logged[1]?.droppedBytes, reclaimBytesMin);
   r.afterApply(10);
+  await tick();
   r.afterApply(reclaimBytesMin + 10);
   await tick();
-  assert.equal(logged.length, 2, "a new store counts from its own start");
-  assert.equal(logged[1]?.releasedBytes, reclaimBytesMin);
+  assert.equal(logged.length, 3, "a new store counts from its own start");
+  assert.equal(logged[2]?.droppedBytes, reclaimBytesMin + 10);
 });
