@@ -21,6 +21,11 @@ const repackGarbageBytesMin = 8 * 1024 * 1024;
 const offsetBits = 25;
 /** Chunks addressable by a packed position (6 bits, so a position stays a non-negative int32). */
 const packedChunksMax = 64;
+/**
+ * Chunk number of the first record with a chunk of its own: such records are numbered apart, so
+ * they never use up the packed positions of ordinary chunks (64 of up to 32 MiB: 2 GiB).
+ */
+const ownChunkBase = 1 << 24;
 
 /**
  * Append-only storage for record bytes (key, then value), outside the JS heap: each is copied once
@@ -37,6 +42,8 @@ const packedChunksMax = 64;
  */
 export class ValueArena {
   readonly #chunks: Uint8Array[] = [];
+  /** Chunks of records above {@link sharedRecordBytesMax}, numbered from {@link ownChunkBase}. */
+  readonly #own: Uint8Array[] = [];
   #current: Uint8Array = EMPTY_BYTES;
   #currentIndex = -1;
   #used = 0;
@@ -91,8 +98,8 @@ export class ValueArena {
     let at: number;
     if (n > sharedRecordBytesMax) {
       target = new Uint8Array(n);
-      this.#chunks.push(target);
-      this.lastChunk = this.#chunks.length - 1;
+      this.#own.push(target);
+      this.lastChunk = ownChunkBase + this.#own.length - 1;
       at = 0;
     } else {
       if (this.#used + n > this.#current.length) {
@@ -115,7 +122,7 @@ export class ValueArena {
   /** A read-only view of a stored value. */
   view(chunk: number, offset: number, length: number): Uint8Array {
     if (length === 0) return EMPTY_BYTES;
-    const c = this.#chunks[chunk];
+    const c = this.#chunk(chunk);
     assert(
       c !== undefined && offset + length <= c.length,
       `ValueArena: bad location ${chunk}:${offset}+${length}`,
@@ -125,7 +132,8 @@ export class ValueArena {
 
   /**
    * The location of the last append packed into one non-negative int32 (6 bits of chunk index,
-   * 25 bits of offset), or -1 when it does not fit (past the first 64 chunks, about 1.8 GiB).
+   * 25 bits of offset), or -1 when it does not fit (a record in a chunk of its own, or past the
+   * first 64 chunks: about 2 GiB of records).
    */
   get lastPacked(): number {
     return this.lastChunk < packedChunksMax && this.lastOffset < 1 << offsetBits
@@ -142,12 +150,13 @@ export class ValueArena {
   get chunkBytes(): number {
     let n = 0;
     for (const c of this.#chunks) n += c.length;
+    for (const c of this.#own) n += c.length;
     return n;
   }
 
   /** Whether the bytes at (chunk, offset) start with exactly `bytes`. */
   equals(chunk: number, offset: number, bytes: Uint8Array): boolean {
-    const c = this.#chunks[chunk];
+    const c = this.#chunk(chunk);
     if (c === undefined || offset + bytes.length > c.length) return false;
     for (let i = 0; i < bytes.length; i++) if (c[offset + i] !== bytes[i]) return false;
     return true;
@@ -159,7 +168,7 @@ export class ValueArena {
    */
   compareString(chunk: number, offset: number, length: number, key: string): number {
     if (length === 0) return key.length === 0 ? 0 : -1;
-    const c = this.#chunks[chunk];
+    const c = this.#chunk(chunk);
     assert(
       c !== undefined && offset + length <= c.length,
       `ValueArena: bad location ${chunk}:${offset}+${length}`,
@@ -183,7 +192,7 @@ export class ValueArena {
    */
   headAt(chunk: number, offset: number, length: number, at: number): number {
     if (at >= length) return 0;
-    const c = this.#chunks[chunk];
+    const c = this.#chunk(chunk);
     assert(
       c !== undefined && offset + length <= c.length,
       `ValueArena: bad location ${chunk}:${offset}+${length}`,
@@ -196,6 +205,10 @@ export class ValueArena {
   /** {@link ValueArena.headAt} at a packed position. */
   headPacked(pos: number, length: number, at: number): number {
     return this.headAt(pos >>> offsetBits, pos & ((1 << offsetBits) - 1), length, at);
+  }
+
+  #chunk(chunk: number): Uint8Array | undefined {
+    return chunk < ownChunkBase ? this.#chunks[chunk] : this.#own[chunk - ownChunkBase];
   }
 
   /** Marks `length` bytes as no longer referenced. */
