@@ -1,4 +1,5 @@
 import { AssertionError, assert } from "../lib/assert.js";
+import { EntryColumns } from "./entrycolumns.js";
 import type { ConfState, Entry, HardState, Index, Snapshot, Term } from "./types.js";
 
 /** Returned by {@link Storage.term} for an index below the first available entry. */
@@ -61,7 +62,8 @@ export function entryPayloadBytes(entry: Entry): number {
 
 /**
  * An in-memory {@link Storage}; used by tests, the simulator, and the server as the cache in front
- * of the WAL. `entries[0]` is a dummy holding the snapshot index and term.
+ * of the WAL. Entries are held as {@link EntryColumns} (no object per entry for the collector to
+ * trace); position 0 is a dummy holding the snapshot index and term, at index `#offset`.
  */
 export class MemoryStorage implements Storage {
   #hardState: HardState = { term: 0, vote: 0, commit: 0 };
@@ -69,7 +71,13 @@ export class MemoryStorage implements Storage {
     metadata: { index: 0, term: 0, confState: emptyConfState },
     data: new Uint8Array(0),
   };
-  #entries: Entry[] = [{ term: 0, index: 0, type: 0, data: new Uint8Array(0) }];
+  readonly #entries = new EntryColumns();
+  /** Index of position 0 of `#entries` (the dummy). */
+  #offset: Index = 0;
+
+  constructor() {
+    this.#entries.push(0, 0, new Uint8Array(0));
+  }
 
   /**
    * A new cluster member's storage: a genesis snapshot at index 1, term 1, holding the initial
@@ -108,31 +116,34 @@ export class MemoryStorage implements Storage {
     return this.#hardState;
   }
 
-  #offset(): Index {
-    return (this.#entries[0] as Entry).index;
-  }
-
   entries(lo: Index, hi: Index, bytesMax: number): readonly Entry[] | typeof ENTRIES_COMPACTED {
-    const offset = this.#offset();
+    const offset = this.#offset;
     if (lo <= offset) return ENTRIES_COMPACTED;
     if (hi > this.lastIndex() + 1)
       throw new AssertionError(`entries: hi ${hi} is past the last index ${this.lastIndex()}`);
-    return limitBytes(this.#entries.slice(lo - offset, hi - offset), bytesMax);
+    // As limitBytes: at least one entry, then as many as fit in `bytesMax`.
+    const out: Entry[] = [];
+    let total = 0;
+    for (let index = lo; index < hi; index++) {
+      total += this.#entries.dataBytes(index - offset) + entryOverheadBytes;
+      if (total > bytesMax && out.length > 0) break;
+      out.push(this.#entries.entry(index - offset, index));
+    }
+    return out;
   }
 
   term(index: Index): Term {
-    const offset = this.#offset();
-    if (index < offset) return TERM_COMPACTED;
-    const entry = this.#entries[index - offset];
-    return entry === undefined ? TERM_UNAVAILABLE : entry.term;
+    const pos = index - this.#offset;
+    if (pos < 0) return TERM_COMPACTED;
+    return pos >= this.#entries.length ? TERM_UNAVAILABLE : this.#entries.term(pos);
   }
 
   firstIndex(): Index {
-    return this.#offset() + 1;
+    return this.#offset + 1;
   }
 
   lastIndex(): Index {
-    return this.#offset() + this.#entries.length - 1;
+    return this.#offset + this.#entries.length - 1;
   }
 
   snapshot(): Snapshot {
@@ -153,7 +164,9 @@ export class MemoryStorage implements Storage {
     if (snapshot.metadata.index <= this.#snapshot.metadata.index) return false;
     this.#snapshot = snapshot;
     const { index, term } = snapshot.metadata;
-    this.#entries = [{ term, index, type: 0, data: new Uint8Array(0) }];
+    this.#entries.clear();
+    this.#entries.push(term, 0, new Uint8Array(0));
+    this.#offset = index;
     return true;
   }
 
@@ -178,32 +191,33 @@ export class MemoryStorage implements Storage {
 
   /** Drops entries before `compactIndex`, which becomes the dummy; must not pass the last index. */
   compact(compactIndex: Index): void {
-    const offset = this.#offset();
+    const offset = this.#offset;
     if (compactIndex <= offset) return;
     assert(
       compactIndex <= this.lastIndex(),
       `compact: ${compactIndex} is past the last index ${this.lastIndex()}`,
     );
-    const dummy = this.#entries[compactIndex - offset] as Entry;
-    this.#entries = [
-      { term: dummy.term, index: dummy.index, type: 0, data: new Uint8Array(0) },
-      ...this.#entries.slice(compactIndex - offset + 1),
-    ];
+    // The entry at compactIndex becomes the dummy: only its term is read from now on.
+    this.#entries.dropFront(compactIndex - offset);
+    this.#offset = compactIndex;
   }
 
   /** Appends entries, replacing any stored suffix they conflict with; compacted ones are skipped. */
   append(entries: readonly Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    const offset = this.#offset();
+    const offset = this.#offset;
     const last = (entries[entries.length - 1] as Entry).index;
     if (last <= offset) return;
     const skip = first.index <= offset ? offset + 1 - first.index : 0;
     const start = first.index + skip;
     if (start > this.lastIndex() + 1)
       throw new AssertionError(`append: gap between ${this.lastIndex()} and ${start}`);
-    this.#entries.length = start - offset;
-    for (let i = skip; i < entries.length; i++) this.#entries.push(entries[i] as Entry);
+    this.#entries.truncate(start - offset);
+    for (let i = skip; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      this.#entries.push(e.term, e.type, e.data);
+    }
   }
 }
 
