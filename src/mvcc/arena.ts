@@ -4,13 +4,16 @@ import { EMPTY_BYTES } from "./bytes.js";
 /** Bytes of an arena's first chunk, unless a size hint asks for more. */
 const chunkBytesMin = 64 * 1024;
 /**
- * Bytes of the largest chunk: each chunk doubles the last up to this size. At 32 MiB, glibc's
- * malloc serves every chunk with its own mmap whatever its adaptive threshold has grown to (the
- * threshold never exceeds 32 MiB on 64-bit), so a chunk dropped by a repack goes back to the
- * system when V8 collects it, and its pages not written yet are never resident. Smaller chunks
- * come from the malloc heap, which keeps freed memory for reuse: at most 32 MiB of them per arena.
+ * Bytes of the largest chunk: chunks grow 4-fold up to 1 MiB, and the next ones have this size.
+ * At 32 MiB, glibc's malloc serves every chunk with its own mmap whatever its adaptive threshold
+ * has grown to (the threshold never exceeds 32 MiB on 64-bit), so a chunk dropped by a repack goes
+ * back to the system when V8 collects it, and its pages not written yet are never resident.
+ * Smaller chunks come from the malloc heap, which keeps freed memory for reuse: under 1.4 MiB of
+ * them per arena.
  */
 export const chunkBytesMax = 32 * 1024 * 1024;
+/** Chunks below this size are followed by one 4 times larger; from it on, by {@link chunkBytesMax}. */
+const smallChunkBytesMax = 1024 * 1024;
 /** Byte strings up to this size are copied byte by byte (cheaper than `set` for short keys). */
 const smallCopyBytes = 48;
 /** Records above this size get a chunk of their own instead of sharing one. */
@@ -33,9 +36,9 @@ const ownChunkBase = 1 << 24;
  * Chunks are never overwritten, so a view stays valid for as long as its holder keeps it, even
  * after the store replaces the arena with a compacted copy.
  *
- * Chunk sizes grow geometrically from 64 KiB (or from the size hint) to {@link chunkBytesMax}, so
- * a small store stays small and a large one lives in chunks the allocator returns to the system
- * when they are dropped.
+ * Chunk sizes grow from 64 KiB (or from the size hint) to {@link chunkBytesMax}, so a small store
+ * stays small and a large one lives in chunks the allocator returns to the system when they are
+ * dropped.
  *
  * The arena tracks `liveBytes` (released by the store when a revision is compacted away);
  * {@link ValueArena.wasteful} says when copying the live values into a fresh arena pays off.
@@ -58,11 +61,13 @@ export class ValueArena {
 
   /**
    * `sizeHintBytes`: the bytes expected soon (a repack's live bytes); the first chunk is the
-   * power of two that holds them, between 64 KiB and {@link chunkBytesMax}.
+   * smallest chunk size that holds them (64 KiB × 4^k up to 1 MiB, then {@link chunkBytesMax}).
    */
   constructor(sizeHintBytes = 0) {
     let first = chunkBytesMin;
-    while (first < sizeHintBytes && first < chunkBytesMax) first *= 2;
+    while (first < sizeHintBytes && first < chunkBytesMax) {
+      first = first < smallChunkBytesMax ? 4 * first : chunkBytesMax;
+    }
     this.#nextChunkBytes = first;
   }
 
@@ -104,7 +109,8 @@ export class ValueArena {
     } else {
       if (this.#used + n > this.#current.length) {
         this.#current = new Uint8Array(Math.max(this.#nextChunkBytes, n));
-        this.#nextChunkBytes = Math.min(2 * this.#nextChunkBytes, chunkBytesMax);
+        this.#nextChunkBytes =
+          this.#nextChunkBytes < smallChunkBytesMax ? 4 * this.#nextChunkBytes : chunkBytesMax;
         this.#chunks.push(this.#current);
         this.#currentIndex = this.#chunks.length - 1;
         this.#used = 0;

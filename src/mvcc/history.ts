@@ -3,13 +3,16 @@ import { assert } from "../lib/assert.js";
 /**
  * Records per page (2^19 records × 64 bytes = 32 MiB per page): at that size glibc's malloc maps
  * each page on its own, so a page dropped by {@link History.repack} goes back to the system, and
- * rows not written yet are never resident. The last page starts small and doubles up to it.
+ * rows not written yet are never resident. The first page starts at 64 KiB and grows 4-fold up
+ * to 1 MiB, then to full size.
  */
 const pageShift = 19;
 const pageRecords = 1 << pageShift;
 const pageMask = pageRecords - 1;
 /** Records of the smallest page (64 KiB). */
 const pageRecordsMin = 1024;
+/** Pages below this many records (1 MiB) grow 4-fold; larger ones grow to full size. */
+const smallPageRecordsMax = 16 * 1024;
 /** Free slots below this many are never worth a repack (2 MiB of rows). */
 const repackFreeRecordsMin = 32 * 1024;
 /** Bytes per record: one 64-byte row, so a point read touches a single cache line. */
@@ -145,16 +148,16 @@ export class History {
     return this.#highWater;
   }
 
-  /** Makes room for one more slot: doubles the last page up to full size, or adds a page. */
+  /** Makes room for one more slot: grows the last page up to full size, or adds a page. */
   #grow(): void {
     const last = this.#pf.length - 1;
     const lastRecords = last < 0 ? pageRecords : (this.#pf[last] as Float64Array).length / F;
     if (lastRecords < pageRecords) {
-      const f = new Float64Array(2 * lastRecords * F);
+      const f = new Float64Array((lastRecords < smallPageRecordsMax ? 4 * lastRecords : pageRecords) * F);
       f.set(this.#pf[last] as Float64Array);
       this.#pf[last] = f;
       this.#pi[last] = new Int32Array(f.buffer);
-      this.#capacity += lastRecords;
+      this.#capacity += f.length / F - lastRecords;
       return;
     }
     this.#addPage(this.#pf.length === 0 ? pageRecordsMin : pageRecords);
@@ -197,7 +200,9 @@ export class History {
     while (this.#capacity < n) {
       const left = n - this.#capacity;
       let records = pageRecordsMin;
-      while (records < left && records < pageRecords) records *= 2;
+      while (records < left && records < pageRecords) {
+        records = records < smallPageRecordsMax ? 4 * records : pageRecords;
+      }
       this.#addPage(records);
     }
     for (let i = 0; i < n; i++) {
