@@ -26,6 +26,7 @@
  * generator's error tally counts by.
  */
 import net from "node:net";
+import { codeOfHttpStatus } from "../../src/api/etcd/client/connection.js";
 import {
   ClientTimeoutError,
   ConnectionError,
@@ -183,27 +184,6 @@ class UnarySink implements Sink {
       const why = this.problem ?? "no response message for a unary call";
       this.reject(new GrpcError(GrpcCode.internal, `h2client: ${why}`, this.endpoint));
     } else this.resolve(this.response);
-  }
-}
-
-/** The gRPC code for an HTTP status that came without a `grpc-status` (the gRPC HTTP/2 spec's table). */
-function codeOfHttpStatus(status: number): number {
-  switch (status) {
-    case 400:
-      return GrpcCode.internal;
-    case 401:
-      return GrpcCode.unauthenticated;
-    case 403:
-      return GrpcCode.permissionDenied;
-    case 404:
-      return GrpcCode.unimplemented;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return GrpcCode.unavailable;
-    default:
-      return GrpcCode.unknown;
   }
 }
 

@@ -77,3 +77,19 @@ export function fromUtf8(bytes: Uint8Array): string {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** `parts` joined into one array; `length` is their total length when the caller knows it. */
+export function concatBytes(parts: readonly Uint8Array[], length = -1): Uint8Array {
+  let total = length;
+  if (total < 0) {
+    total = 0;
+    for (const p of parts) total += p.length;
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -28,6 +28,7 @@ export {
   bytesEqual,
   bytesToBinary,
   compareBytes,
+  concatBytes,
   EMPTY_BYTES,
   fromUtf8,
   prefixEnd,

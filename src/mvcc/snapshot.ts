@@ -9,7 +9,7 @@ import {
   authUsersMax,
   permissionTypes,
 } from "./auth.js";
-import { bytesToBinary, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
+import { bytesToBinary, concatBytes, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
 import { crc32Update } from "./hash.js";
 import { validLeaseId } from "./lessor.js";
@@ -178,7 +178,7 @@ export class SnapshotDecoder {
       this.#own(chunk);
       return null;
     }
-    const buf = this.#parts.length === 1 ? chunk : joinParts(this.#parts, this.#partsLength);
+    const buf = this.#parts.length === 1 ? chunk : concatBytes(this.#parts, this.#partsLength);
     this.#buf = buf;
     const r = new Reader(buf);
     let consumed = 0;
@@ -406,16 +406,6 @@ function readRole(r: Reader): AuthRole {
     permissions.push({ type, key: r.bytes(snapshotBytesMax), rangeEnd: r.bytes(snapshotBytesMax) });
   }
   return { name, permissions };
-}
-
-function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Restores a store from an iterable of snapshot chunks; a reason string if it cannot. */

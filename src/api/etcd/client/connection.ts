@@ -133,7 +133,7 @@ export class Connection {
 }
 
 /** The gRPC code for an HTTP status that came without a `grpc-status` (the gRPC HTTP/2 spec's table). */
-function codeOfHttpStatus(status: number): number {
+export function codeOfHttpStatus(status: number): number {
   switch (status) {
     case 400:
       return GrpcCode.internal;

@@ -5,7 +5,13 @@
  * backpressure, so a slow client parks its watchers (caught up later from history) instead of
  * growing memory. With `fragment`, a response larger than the request size limit is split.
  */
-import { EMPTY_BYTES, type Event, type WatchResponse, type WatchStream } from "../../../mvcc/mod.js";
+import {
+  concatBytes,
+  EMPTY_BYTES,
+  type Event,
+  type WatchResponse,
+  type WatchStream,
+} from "../../../mvcc/mod.js";
 import { AuthGate } from "../auth/gate.js";
 import { eventMsg, watchFiltersOf } from "../convert.js";
 import { frameHeaderBytes, frameMessage } from "../grpc/frames.js";
@@ -240,7 +246,7 @@ class WatchSession {
             bytes += p.length;
           }
         }
-        await this.call.sendFramed(parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts, bytes));
+        await this.call.sendFramed(parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts, bytes));
       }
     } finally {
       this.#flushing = false;
@@ -285,14 +291,4 @@ class WatchSession {
       frameMessage(encodeMessage(D.WatchResponse, { ...base, events: part, fragment: i < parts.length - 1 })),
     );
   }
-}
-
-function concat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
