@@ -42,7 +42,8 @@ import {
  * 5. Call `advance()`. Configuration changes among `committedEntries` take effect at that moment.
  *
  * Between `ready()` and `advance()` the core may keep stepping messages and ticking; only one
- * Ready is outstanding at a time.
+ * Ready is outstanding at a time. Meanwhile {@link RawNode.inFlight} hands out what need not wait
+ * for the outstanding write: the leader's appends and commit updates, and newly committed entries.
  */
 export interface Ready {
   /** Leader and role, when they changed since the last Ready. */
@@ -101,6 +102,10 @@ export class RawNode {
   #prevSoft: SoftState;
   #prevHard: HardState;
   #pending: Ready | null = null;
+  /** Last index handed out by {@link inFlight} since the outstanding Ready (0: none). */
+  #appliedInFlight: Index = 0;
+  /** Those entries, for the leader's uncommitted-log accounting at `advance()`. */
+  #inFlightEntries: Entry[] = [];
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(resolveConfig(config));
@@ -268,6 +273,43 @@ export class RawNode {
     return rd;
   }
 
+  /**
+   * What the driver may do while the outstanding Ready's write is in flight; call it any number of
+   * times between {@link ready} and {@link advance} (it returns nothing otherwise, or while a
+   * snapshot is being installed):
+   *
+   * - `messages`: like a Ready's `messagesEarly`, sendable before any write is durable (a leader's
+   *   appends of entries proposed since, and the commit updates that follow acknowledgements).
+   * - `committedEntries`: entries committed since, to apply now, in order, after the Ready's own
+   *   `committedEntries`; they stop before a configuration change, which waits for a Ready (it
+   *   takes effect at `advance()`). They count as applied from the next `advance()`.
+   *
+   * So an acknowledgement that arrives during the leader's fdatasync commits, answers clients and
+   * tells followers at once instead of after that write and the next Ready.
+   */
+  inFlight(): { readonly messages: readonly Message[]; readonly committedEntries: readonly Entry[] } {
+    const rd = this.#pending;
+    const r = this.raft;
+    if (rd === null || rd.snapshot !== null || r.log.unstableSnapshot !== null) return noInFlight;
+    const messages = r.msgsEarly;
+    r.msgsEarly = [];
+    let committedEntries: Entry[] = [];
+    if (r.log.hasNextCommittedEntries()) {
+      committedEntries = r.log.nextCommittedEntries(r.cfg.committedBytesPerReadyMax);
+      const cut = committedEntries.findIndex((e) => e.type === EntryType.confChange);
+      if (cut >= 0) committedEntries = committedEntries.slice(0, cut);
+      const last = committedEntries[committedEntries.length - 1];
+      if (last !== undefined) {
+        r.log.applying = last.index;
+        this.#appliedInFlight = last.index;
+        for (const e of committedEntries) this.#inFlightEntries.push(e);
+      }
+    }
+    return messages.length === 0 && committedEntries.length === 0
+      ? noInFlight
+      : { messages, committedEntries };
+  }
+
   /** Acknowledges the outstanding Ready: its writes are durable and its entries applied. */
   advance(): void {
     const rd = this.#pending;
@@ -291,6 +333,12 @@ export class RawNode {
       if (e.type === EntryType.confChange) r.applyConfChangeEntry(e);
     }
     r.reduceUncommitted(rd.committedEntries);
+    if (this.#appliedInFlight > 0) {
+      r.log.applied = Math.max(r.log.applied, this.#appliedInFlight);
+      r.reduceUncommitted(this.#inFlightEntries);
+      this.#appliedInFlight = 0;
+      this.#inFlightEntries = [];
+    }
     r.maybeAutoLeave();
   }
 
@@ -330,6 +378,8 @@ export class RawNode {
     };
   }
 }
+
+const noInFlight = { messages: [], committedEntries: [] } as const;
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;

@@ -142,6 +142,8 @@ export class Member {
   #loopRunning = false;
   #loopDone: Promise<void> = Promise.resolve();
   #kicked = false;
+  /** A Ready's WAL write is in flight (see {@link #whileWriting}). */
+  #writing = false;
   #stopped = false;
   #leader = false;
   #revoking = false;
@@ -443,14 +445,30 @@ export class Member {
 
   // ------------------------------------------------------------------ the loop
 
-  /** Schedules one pass of the loop (many inputs in one turn share it). */
+  /**
+   * Schedules one pass of the loop (many inputs in one turn share it), or, while a Ready's write
+   * is in flight, one pass of what need not wait for it ({@link #whileWriting}).
+   */
   #kick(): void {
     if (this.#kicked || this.#stopped) return;
     this.#kicked = true;
     setImmediate(() => {
       this.#kicked = false;
       if (!this.#loopRunning) this.#loopDone = this.#loop();
+      else if (this.#writing && !this.#stopped) this.#whileWriting();
     });
+  }
+
+  /**
+   * While the outstanding Ready's write is in flight: sends the leader's appends and commit
+   * updates, applies newly committed entries and answers their clients, and releases reads, so
+   * that an acknowledgement arriving during an fdatasync is not held until after it.
+   */
+  #whileWriting(): void {
+    const { messages, committedEntries } = this.#raw.inFlight();
+    this.#send(messages);
+    this.#applyCommitted(committedEntries);
+    if (committedEntries.length > 0) this.#releaseReads();
   }
 
   async #loop(): Promise<void> {
@@ -518,7 +536,14 @@ export class Member {
     // since they apply on top of it.
     const applyNow = rd.snapshot === null;
     if (applyNow) this.#applyCommitted(rd.committedEntries);
-    if (write !== null) await write;
+    if (write !== null) {
+      this.#writing = true;
+      try {
+        await write;
+      } finally {
+        this.#writing = false;
+      }
+    }
     if (rd.snapshot !== null) {
       this.#storage.applySnapshot(rd.snapshot);
       this.#installSnapshot();
