@@ -146,18 +146,20 @@ export class Raft {
   // ---------------------------------------------------------------- sending
 
   send(init: MessageInit): void {
-    const m = message({ from: this.id, ...init });
-    // Messages are built only on failure: this runs for every message.
-    if (m.to === this.id) throw new AssertionError(`send: message ${m.type} addressed to self`);
-    const t = m.type;
+    const t = init.type;
     // Vote messages carry their own term (pre-votes, responses); everything else our term.
     const terms =
       t === MessageType.vote ||
       t === MessageType.voteResp ||
       t === MessageType.preVote ||
       t === MessageType.preVoteResp;
+    // One message object (this runs for every message): the sender, then `init`, then our term.
     const out =
-      terms || t === MessageType.prop || t === MessageType.readIndex ? m : { ...m, term: this.term };
+      terms || t === MessageType.prop || t === MessageType.readIndex
+        ? message({ from: this.id, ...init })
+        : message({ from: this.id, ...init, term: this.term });
+    // Messages are built only on failure.
+    if (out.to === this.id) throw new AssertionError(`send: message ${t} addressed to self`);
     if (terms && out.term === 0) throw new AssertionError(`send: ${t} without a term`);
     if (
       this.role === StateRole.leader &&

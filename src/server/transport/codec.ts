@@ -331,8 +331,17 @@ function writeSnapshotMetadata(w: FrameWriter, md: SnapshotMetadata): void {
  */
 export function messageProblem(m: Message): string | null {
   if (!wireCodes.has(m.type)) return `message kind '${m.type}' never crosses the network`;
-  const fields = [m.from, m.to, m.term, m.logTerm, m.index, m.commit, m.rejectHint, m.round];
-  if (!fields.every(isWireInteger))
+  // Field by field, without an array: this runs for every message sent.
+  if (
+    !isWireInteger(m.from) ||
+    !isWireInteger(m.to) ||
+    !isWireInteger(m.term) ||
+    !isWireInteger(m.logTerm) ||
+    !isWireInteger(m.index) ||
+    !isWireInteger(m.commit) ||
+    !isWireInteger(m.rejectHint) ||
+    !isWireInteger(m.round)
+  )
     return `${m.type} message has a field that is not a safe non-negative integer`;
   if ((m.type === MessageType.snap) !== (m.snapshot !== null)) {
     return m.snapshot === null ? "snap message without a snapshot" : `${m.type} message carries a snapshot`;
