@@ -48,7 +48,7 @@ export function frameName(type: number): string {
 /**
  * A growable output buffer that writes whole frames: {@link beginFrame}, payload writes, then
  * {@link endFrame} fills in the header. Several frames may share one buffer, so that everything
- * for one peer in one event-loop turn goes out in one socket write. Writing invalid values
+ * for one peer in one batch goes out in one socket write. Writing invalid values
  * (unsafe integers, nested frames) is a programmer error and throws.
  */
 const emptyBuffer = new Uint8Array(0);

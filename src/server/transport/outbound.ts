@@ -1,7 +1,7 @@
 /**
  * This member's stream to one peer: a TCP connection it dials, keeps, and redials with
- * exponential backoff. Messages wait in a bounded queue and go out batched (everything queued in
- * one event-loop turn in one socket write), only when the socket has drained, so a slow or dead
+ * exponential backoff. Messages wait in a bounded queue and go out batched (everything queued by
+ * one run of code, before it yields, in one socket write), only when the socket has drained, so a slow or dead
  * peer costs at most the queue's limits. Snapshot data is streamed in chunks between batches and
  * acknowledged by the receiver. See docs/peer-protocol.md.
  */
@@ -106,7 +106,8 @@ export class OutboundPeer {
   #ackTimer: NodeJS.Timeout | null = null;
   /** Runs while the socket waits for a drain. */
   #stallTimer: NodeJS.Timeout | null = null;
-  #flush: NodeJS.Immediate | null = null;
+  /** A flush is queued (as a microtask: see {@link #scheduleFlush}). */
+  #flushQueued = false;
   #attempt = 0;
   #lastProblem = "";
   #queue: Message[] = [];
@@ -206,8 +207,7 @@ export class OutboundPeer {
   close(): void {
     this.#state = "closed";
     this.#clearTimers();
-    if (this.#flush !== null) clearImmediate(this.#flush);
-    this.#flush = null;
+    this.#flushQueued = false;
     this.#reader?.stop();
     this.#socket?.destroy();
     this.#socket = null;
@@ -348,9 +348,14 @@ export class OutboundPeer {
   }
 
   #scheduleFlush(): void {
-    if (this.#flush !== null || this.#state !== "ready") return;
-    this.#flush = setImmediate(() => {
-      this.#flush = null;
+    if (this.#flushQueued || this.#state !== "ready") return;
+    // A microtask, not setImmediate: everything queued by the code running now (a Ready's messages,
+    // one pass of the driver) still leaves in one write, but at once, not after every other I/O
+    // callback of this event-loop turn (the followers start their own writes that much sooner).
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      if (!this.#flushQueued) return;
+      this.#flushQueued = false;
       const socket = this.#socket;
       if (socket !== null && this.#state === "ready") this.#write(socket);
     });

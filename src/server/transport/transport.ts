@@ -301,8 +301,8 @@ export class PeerTransport {
   }
 
   /**
-   * Queues `msgs` for their peers; everything sent in one event-loop turn to one peer leaves in
-   * one socket write. Never blocks and never throws: messages to unknown peers, local kinds and
+   * Queues `msgs` for their peers; everything sent to one peer before the running code yields
+   * (several calls included) leaves in one socket write, queued as a microtask. Never blocks and never throws: messages to unknown peers, local kinds and
    * malformed messages are dropped and logged; when a peer's queue is full the message is dropped
    * and `onUnreachable(peer)` follows; a dropped snap message is reported with
    * `onSnapshotStatus(peer, false)`.
