@@ -74,6 +74,11 @@ export class MemoryStorage implements Storage {
   readonly #entries = new EntryColumns();
   /** Index of position 0 of `#entries` (the dummy). */
   #offset: Index = 0;
+  /**
+   * The entries of the last {@link append}, as given (until the next append or snapshot): the
+   * ones a leader commits next, served without materialising them again from the columns.
+   */
+  #recent: readonly Entry[] = [];
 
   constructor() {
     this.#entries.push(0, 0, new Uint8Array(0));
@@ -123,11 +128,17 @@ export class MemoryStorage implements Storage {
       throw new AssertionError(`entries: hi ${hi} is past the last index ${this.lastIndex()}`);
     // As limitBytes: at least one entry, then as many as fit in `bytesMax`.
     const out: Entry[] = [];
+    const recent = this.#recent;
+    const recentFirst = recent[0]?.index ?? Number.POSITIVE_INFINITY;
     let total = 0;
     for (let index = lo; index < hi; index++) {
       total += this.#entries.dataBytes(index - offset) + entryOverheadBytes;
       if (total > bytesMax && out.length > 0) break;
-      out.push(this.#entries.entry(index - offset, index));
+      out.push(
+        index >= recentFirst && index - recentFirst < recent.length
+          ? (recent[index - recentFirst] as Entry)
+          : this.#entries.entry(index - offset, index),
+      );
     }
     return out;
   }
@@ -167,6 +178,7 @@ export class MemoryStorage implements Storage {
     this.#entries.clear();
     this.#entries.push(term, 0, new Uint8Array(0));
     this.#offset = index;
+    this.#recent = [];
     return true;
   }
 
@@ -218,6 +230,7 @@ export class MemoryStorage implements Storage {
       const e = entries[i] as Entry;
       this.#entries.push(e.term, e.type, e.data);
     }
+    this.#recent = entries.slice(skip);
   }
 }
 
