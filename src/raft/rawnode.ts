@@ -278,8 +278,9 @@ export class RawNode {
    * times between {@link ready} and {@link advance} (it returns nothing otherwise, or while a
    * snapshot is being installed):
    *
-   * - `messages`: like a Ready's `messagesEarly`, sendable before any write is durable (a leader's
-   *   appends of entries proposed since, and the commit updates that follow acknowledgements).
+   * - `messages`: sendable before any write is durable: a leader's early messages (appends of
+   *   entries proposed since, the commit updates that follow acknowledgements), and proposals and
+   *   read requests forwarded to the leader, which depend on no write of this node.
    * - `committedEntries`: entries committed since, to apply now, in order, after the Ready's own
    *   `committedEntries`; they stop before a configuration change, which waits for a Ready (it
    *   takes effect at `advance()`). They count as applied from the next `advance()`.
@@ -291,8 +292,12 @@ export class RawNode {
     const rd = this.#pending;
     const r = this.raft;
     if (rd === null || rd.snapshot !== null || r.log.unstableSnapshot !== null) return noInFlight;
-    const messages = r.msgsEarly;
+    let messages = r.msgsEarly;
     r.msgsEarly = [];
+    if (r.msgs.some(isForward)) {
+      messages = messages.concat(r.msgs.filter(isForward));
+      r.msgs = r.msgs.filter((m) => !isForward(m));
+    }
     let committedEntries: Entry[] = [];
     if (r.log.hasNextCommittedEntries()) {
       committedEntries = r.log.nextCommittedEntries(r.cfg.committedBytesPerReadyMax);
@@ -380,6 +385,11 @@ export class RawNode {
 }
 
 const noInFlight = { messages: [], committedEntries: [] } as const;
+
+/** A proposal or read request forwarded to the leader: it waits for no write of this node. */
+function isForward(m: Message): boolean {
+  return m.type === MessageType.prop || m.type === MessageType.readIndex;
+}
 
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;

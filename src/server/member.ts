@@ -460,11 +460,14 @@ export class Member {
   }
 
   /**
-   * While the outstanding Ready's write is in flight: sends the leader's appends and commit
-   * updates, applies newly committed entries and answers their clients, and releases reads, so
-   * that an acknowledgement arriving during an fdatasync is not held until after it.
+   * While the outstanding Ready's write is in flight: forwards a follower's proposals and reads to
+   * the leader, sends a leader's appends and commit updates, applies newly committed entries and
+   * answers their clients, and releases reads, so that nothing that does not depend on the
+   * fdatasync waits for it.
    */
   #whileWriting(): void {
+    // A follower's proposals and reads go to the leader now, not after this member's own write.
+    if (!this.isLeader) this.#flushRequests();
     const { messages, committedEntries } = this.#raw.inFlight();
     this.#send(messages);
     this.#applyCommitted(committedEntries);

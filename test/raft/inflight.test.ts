@@ -124,3 +124,29 @@ test("RawNode.inFlight: stops before a configuration change, which waits for a R
   finish(leader, next);
   assert.deepEqual(leader.raw.status().config.learners, [4]);
 });
+
+test("RawNode.inFlight: a follower's proposals and read requests go to the leader during its own write", () => {
+  // Proves that forwarding, which depends on no write of the follower, is handed out by inFlight
+  // (and not held in the next Ready's messages until the follower's fdatasync is done).
+  const nodes = cluster();
+  const leader = nodes.get(1) as Node;
+  const follower = nodes.get(2) as Node;
+  leader.raw.campaign();
+  settle(nodes, []);
+  assert.ok(leader.raw.propose(text("a")).ok);
+  const toFollowers = finish(leader, leader.raw.ready());
+  for (const m of toFollowers) if (m.to === 2) follower.raw.step(m);
+  const rd = follower.raw.ready(); // the follower's write of a is in flight
+  assert.ok(rd.entries.length > 0);
+  assert.ok(follower.raw.propose(text("p")).ok);
+  assert.ok(follower.raw.readIndex(text("r")).ok);
+  const early = follower.raw.inFlight();
+  assert.deepEqual(
+    early.messages.map((m) => `${m.type}->${m.to}`),
+    ["prop->1", "readIndex->1"],
+  );
+  const rest = finish(follower, rd);
+  assert.ok(!rest.some((m) => m.type === MessageType.prop || m.type === MessageType.readIndex), "sent once");
+  settle(nodes, [...rest, ...early.messages]);
+  for (const n of nodes.values()) assert.deepEqual(texts(n.applied), ["a", "p"], `node ${n.raw.id}`);
+});
