@@ -698,6 +698,9 @@ export class Member {
     const snapIndex = this.#storage.snapshot().metadata.index;
     const applied = this.store.appliedIndex;
     if (applied - snapIndex < count) return;
+    // A follower may have applied entries it has not yet written (committed ones that arrived
+    // during its last write, see #whileWriting): the snapshot waits until they are in the log.
+    if (applied > this.#storage.lastIndex()) return;
     const startMs = performance.now();
     const confState = this.#raw.confState();
     const data = encodeMemberSnapshot(this.members(), encodeSnapshot(this.store));

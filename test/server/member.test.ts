@@ -9,6 +9,7 @@ import { utf8 } from "../../src/mvcc/mod.js";
 import type { MemberInfo } from "../../src/server/envelope.js";
 import { Member } from "../../src/server/member.js";
 import { LoopNet } from "../../src/testing/loopnet.js";
+import { NodeWalFs, type WalFs } from "../../src/wal/fs.js";
 
 const infos: MemberInfo[] = [1, 2, 3].map((id) => ({
   id,
@@ -24,7 +25,12 @@ interface Cluster {
   readonly members: Map<number, Member>;
   start(
     id: number,
-    opts?: { state?: "new" | "existing"; snapshotCount?: number; requestTimeoutMs?: number },
+    opts?: {
+      state?: "new" | "existing";
+      snapshotCount?: number;
+      requestTimeoutMs?: number;
+      slowWalMs?: number;
+    },
   ): Promise<Member>;
   stopAll(): Promise<void>;
 }
@@ -51,6 +57,7 @@ function cluster(): Cluster {
         snapshotCount: opts.snapshotCount ?? 1000,
         ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
         catchUpEntries: 5,
+        ...(opts.slowWalMs === undefined ? {} : { wal: { fs: slowFs(dir, opts.slowWalMs) } }),
         transport: net.transport(id),
       });
       net.attach(id, m);
@@ -64,6 +71,38 @@ function cluster(): Cluster {
       }
       members.clear();
       rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The WAL's file system on `dir` with every write and sync made `ms` slower (a slow disk). */
+function slowFs(dir: string, ms: number): WalFs {
+  const inner = new NodeWalFs(dir);
+  const later = (): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  return {
+    dir,
+    ensureDir: () => inner.ensureDir(),
+    list: () => inner.list(),
+    readFile: (name) => inner.readFile(name),
+    rename: (from, to) => inner.rename(from, to),
+    unlink: (name) => inner.unlink(name),
+    syncDir: () => inner.syncDir(),
+    lock: () => inner.lock(),
+    unlock: () => inner.unlock(),
+    async open(name, create) {
+      const f = await inner.open(name, create);
+      return {
+        write: (bytes, offset) => f.write(bytes, offset),
+        datasync: async () => {
+          await later();
+          await f.datasync();
+        },
+        writeDurable: async (bytes, offset) => {
+          await later();
+          await (f.writeDurable?.(bytes, offset) ?? f.write(bytes, offset).then(() => f.datasync()));
+        },
+        close: () => f.close(),
+      };
     },
   };
 }
@@ -163,6 +202,39 @@ test("Member: a lagging member catches up from a snapshot after the others compa
       return r.ok && r.value.kvs.length === 1;
     });
     assert.equal(lagging.members().length, 3, "membership restored from the snapshot");
+  } finally {
+    await c.stopAll();
+  }
+});
+
+test("Member: a follower that applies entries it has not yet written takes no snapshot past its log", async () => {
+  // Proves a regression fixed: a follower with a slow disk applies committed entries that arrive
+  // during its own WAL write before writing them (the leader and the other follower commit them);
+  // a snapshot taken at that moment was made at an index past its stored log, and an assertion
+  // stopped the member. Small snapshot intervals under steady writes reach that state.
+  const c = cluster();
+  try {
+    await c.start(1, { snapshotCount: 3 });
+    await c.start(2, { snapshotCount: 3 });
+    await c.start(3, { snapshotCount: 3, slowWalMs: 4 });
+    await until("a leader that is not the slow member", () => {
+      const l = leaderOf(c);
+      if (l?.id === 3) l.transferLeadership(1);
+      return l !== undefined && l.id !== 3;
+    });
+    const members = [...c.members.values()];
+    for (let wave = 0; wave < 40; wave++) {
+      const writes = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          (members[i % 3] as Member).propose({
+            type: "put",
+            request: { key: key(`s${i}`), value: key(`${wave}`) },
+          }),
+        ),
+      );
+      assert.ok(writes.every((w) => w.ok));
+    }
+    await until("all applied", () => new Set([...c.members.values()].map((m) => m.appliedIndex)).size === 1);
   } finally {
     await c.stopAll();
   }
