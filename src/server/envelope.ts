@@ -145,25 +145,35 @@ export function decodeConfContext(data: Uint8Array): ConfContext | null {
 const snapMagic = enc.encode("SYNDSNAP");
 
 export function encodeMemberSnapshot(members: readonly MemberInfo[], mvcc: Iterable<Uint8Array>): Uint8Array {
-  const json = enc.encode(JSON.stringify(members));
-  const parts: Uint8Array[] = [];
-  let total = snapMagic.length + 5 + json.length;
-  for (const chunk of mvcc) {
-    parts.push(chunk);
-    total += chunk.length;
-  }
+  const parts = [...encodeMemberSnapshotParts(members, mvcc)];
+  let total = 0;
+  for (const p of parts) total += p.length;
   const out = new Uint8Array(total);
-  out.set(snapMagic, 0);
-  const view = new DataView(out.buffer);
-  view.setUint8(snapMagic.length, 1);
-  view.setUint32(snapMagic.length + 1, json.length);
-  out.set(json, snapMagic.length + 5);
-  let at = snapMagic.length + 5 + json.length;
+  let at = 0;
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
   return out;
+}
+
+/**
+ * {@link encodeMemberSnapshot} as parts to be written one after the other (the header, then the
+ * MVCC stream's chunks as they come), for a writer that does not join them in memory.
+ */
+export function* encodeMemberSnapshotParts(
+  members: readonly MemberInfo[],
+  mvcc: Iterable<Uint8Array>,
+): Generator<Uint8Array, void, undefined> {
+  const json = enc.encode(JSON.stringify(members));
+  const head = new Uint8Array(snapMagic.length + 5 + json.length);
+  head.set(snapMagic, 0);
+  const view = new DataView(head.buffer);
+  view.setUint8(snapMagic.length, 1);
+  view.setUint32(snapMagic.length + 1, json.length);
+  head.set(json, snapMagic.length + 5);
+  yield head;
+  yield* mvcc;
 }
 
 /** Splits a member snapshot; a reason string if it is not one. */

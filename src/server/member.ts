@@ -43,6 +43,7 @@ import {
   EnvelopeEncoder,
   encodeConfContext,
   encodeMemberSnapshot,
+  encodeMemberSnapshotParts,
   type HashCheck,
   type MemberInfo,
   unwrapCommand,
@@ -142,6 +143,8 @@ export class Member {
   #loopRunning = false;
   #loopDone: Promise<void> = Promise.resolve();
   #kicked = false;
+  /** A snapshot's file is being written (see {@link #maybeSnapshot}). */
+  #snapshotting = false;
   /** A Ready's WAL write is in flight (see {@link #whileWriting}). */
   #writing = false;
   #stopped = false;
@@ -566,7 +569,7 @@ export class Member {
     this.#raw.advance();
     if (rd.softState !== null) this.#onRoleChange();
     this.#releaseReads();
-    await this.#maybeSnapshot();
+    this.#maybeSnapshot();
   }
 
   #applyCommitted(entries: readonly Entry[]): void {
@@ -693,7 +696,15 @@ export class Member {
 
   // ------------------------------------------------------------------ snapshots
 
-  async #maybeSnapshot(): Promise<void> {
+  /**
+   * Takes a snapshot every `snapshotCount` applied entries. The state is encoded at once (it must
+   * be the state as of `applied`), into the MVCC encoder's chunks, never joined in memory; the file
+   * is written in the background while the loop goes on (a stalled loop stalls the cluster), and
+   * only once it is durable does the storage record the snapshot and drop the log before it
+   * (keeping `catchUpEntries`). One at a time.
+   */
+  #maybeSnapshot(): void {
+    if (this.#snapshotting) return;
     const count = this.options.snapshotCount ?? 100_000;
     const snapIndex = this.#storage.snapshot().metadata.index;
     const applied = this.store.appliedIndex;
@@ -703,11 +714,38 @@ export class Member {
     if (applied > this.#storage.lastIndex()) return;
     const startMs = performance.now();
     const confState = this.#raw.confState();
-    const data = encodeMemberSnapshot(this.members(), encodeSnapshot(this.store));
-    const snap = this.#storage.createSnapshot(applied, confState, data);
-    await this.#wal.saveSnapshot(snap);
-    this.#storage.releaseSnapshotData();
-    this.#reclaimer.dropped(data.length);
+    const term = this.#storage.term(applied);
+    const parts = [...encodeMemberSnapshotParts(this.members(), encodeSnapshot(this.store))];
+    const encodeMs = performance.now() - startMs;
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    this.#snapshotting = true;
+    this.#wal
+      .saveSnapshotParts({ index: applied, term, confState }, parts)
+      .then(
+        () => this.#snapshotSaved(applied, confState, bytes, startMs, encodeMs),
+        (e: unknown) => {
+          if (!this.#stopped)
+            this.logger.warn("member: saving a snapshot failed", { index: applied, error: String(e) });
+        },
+      )
+      .finally(() => {
+        this.#snapshotting = false;
+      });
+  }
+
+  /** The snapshot at `applied` is on disk: the storage records it and compacts the log. */
+  #snapshotSaved(
+    applied: number,
+    confState: ConfState,
+    bytes: number,
+    startMs: number,
+    encodeMs: number,
+  ): void {
+    this.#reclaimer.dropped(bytes);
+    // A snapshot installed from the leader meanwhile supersedes it.
+    if (this.#stopped || applied <= this.#storage.snapshot().metadata.index) return;
+    this.#storage.createSnapshot(applied, confState, EMPTY_BYTES);
     const keep = this.options.catchUpEntries ?? 5000;
     const compactTo = applied - keep;
     if (compactTo > this.#storage.firstIndex()) this.#storage.compact(compactTo);
@@ -716,14 +754,15 @@ export class Member {
       snapshotSaveChannel.publish({
         member: this.id,
         index: applied,
-        bytes: data.length,
+        bytes,
         durationMs,
       } satisfies SnapshotSaveEvent);
     }
     this.logger.info("member: snapshot saved", {
       index: applied,
-      bytes: data.length,
+      bytes,
       ms: Math.round(durationMs),
+      encodeMs: Math.round(encodeMs),
     });
   }
 

@@ -5,7 +5,7 @@
  * (`wal.ts`) does this on real files and the simulator on `src/testing/simdisk.ts`.
  */
 import { assert } from "../lib/assert.js";
-import type { Entry, HardState, Index, Snapshot } from "../raft/types.js";
+import type { Entry, HardState, Index, Snapshot, SnapshotMetadata } from "../raft/types.js";
 import {
   encodeBatch,
   encodeSnapshotFile,
@@ -63,8 +63,17 @@ export interface SnapshotRequest {
   readonly localSnapshot: Snapshot;
 }
 
+/**
+ * A snapshot of the local state machine that the shell has already written and synced under its
+ * temporary name (`snapshotName(index, term) + tempSuffix`): it is renamed into place, the
+ * directory synced and the marker logged, as for a {@link SnapshotRequest}.
+ */
+export interface WrittenSnapshotRequest {
+  readonly writtenSnapshot: SnapshotMetadata;
+}
+
 /** One request to the core. */
-export type WalRequest = PersistRequest | SnapshotRequest;
+export type WalRequest = PersistRequest | SnapshotRequest | WrittenSnapshotRequest;
 
 /** What a new segment's header records copy: the state before the batch that starts it. */
 interface HeaderState {
@@ -175,6 +184,11 @@ export class WalCore {
     };
     let sync = false;
     for (const req of requests) {
+      if ("writtenSnapshot" in req) {
+        sync = true;
+        this.#addWrittenSnapshot(req.writtenSnapshot, ops, records);
+        continue;
+      }
       if (!("localSnapshot" in req) && req.sync === false && (req.snapshot ?? null) === null) {
         // Does not need a sync of its own.
       } else sync = true;
@@ -215,6 +229,22 @@ export class WalCore {
     records.push({ type: RecordType.snapshotMarker, index, term, kind });
     this.#snapshots.push({ name, index, term });
     return true;
+  }
+
+  #addWrittenSnapshot(md: SnapshotMetadata, ops: FileOp[], records: WalRecord[]): void {
+    const name = snapshotName(md.index, md.term);
+    if (md.index <= this.#newestSnapshotIndex()) {
+      ops.push({ op: "unlink", file: name + tempSuffix });
+      return;
+    }
+    ops.push({ op: "rename", from: name + tempSuffix, to: name }, { op: "syncDir" });
+    records.push({
+      type: RecordType.snapshotMarker,
+      index: md.index,
+      term: md.term,
+      kind: MarkerKind.compaction,
+    });
+    this.#snapshots.push({ name, index: md.index, term: md.term });
   }
 
   #writeBatch(records: readonly WalRecord[], before: HeaderState, ops: FileOp[], sync: boolean): void {

@@ -17,7 +17,17 @@
  * 64-bit integers are written as two little-endian u32 halves (low first) and must be safe
  * integers (below 2^53).
  */
-import type { ConfState, Entry, EntryType, HardState, Index, NodeId, Snapshot, Term } from "../raft/types.js";
+import type {
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  Index,
+  NodeId,
+  Snapshot,
+  SnapshotMetadata,
+  Term,
+} from "../raft/types.js";
 import { crc32c, crc32cUpdate } from "./crc32c.js";
 
 /** Bytes of a record header. */
@@ -355,15 +365,30 @@ function confStateBytes(c: ConfState): number {
  * and count × u64), u64 data length, data, and a u32 CRC-32C of everything before it.
  */
 export function encodeSnapshotFile(s: Snapshot): Uint8Array {
-  const c = s.metadata.confState;
+  const header = encodeSnapshotFileHeader(s.metadata, s.data.length);
+  const out = new Uint8Array(header.length + s.data.length + 4);
+  out.set(header, 0);
+  out.set(s.data, header.length);
+  const at = header.length + s.data.length;
+  putU32(out, at, crc32cUpdate(0, out, 0, at));
+  return out;
+}
+
+/**
+ * The bytes of a snapshot file before its data (see {@link encodeSnapshotFile}), for a writer
+ * that streams the data: the file is this header, `dataBytes` of data, then
+ * {@link snapshotFileTrailer} of the CRC-32C of the header and the data.
+ */
+export function encodeSnapshotFileHeader(metadata: SnapshotMetadata, dataBytes: number): Uint8Array {
+  const c = metadata.confState;
   const metaLen = 16 + confStateBytes(c);
-  const out = new Uint8Array(16 + metaLen + 8 + s.data.length + 4);
+  const out = new Uint8Array(16 + metaLen + 8);
   out.set(snapshotMagic, 0);
   putU32(out, 8, snapshotFileVersion);
   putU32(out, 12, metaLen);
   let at = 16;
-  putU64(out, at, s.metadata.index);
-  putU64(out, at + 8, s.metadata.term);
+  putU64(out, at, metadata.index);
+  putU64(out, at + 8, metadata.term);
   out[at + 16] = c.autoLeave ? 1 : 0;
   at += 17;
   for (const ids of [c.voters, c.votersOutgoing, c.learners, c.learnersNext]) {
@@ -374,10 +399,14 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
       at += 8;
     }
   }
-  putU64(out, at, s.data.length);
-  out.set(s.data, at + 8);
-  at += 8 + s.data.length;
-  putU32(out, at, crc32cUpdate(0, out, 0, at));
+  putU64(out, at, dataBytes);
+  return out;
+}
+
+/** The last bytes of a snapshot file: `crc`, the CRC-32C of everything before them. */
+export function snapshotFileTrailer(crc: number): Uint8Array {
+  const out = new Uint8Array(4);
+  putU32(out, 0, crc);
   return out;
 }
 

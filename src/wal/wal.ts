@@ -12,9 +12,18 @@
 import { AssertionError, assert } from "../lib/assert.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
-import type { Snapshot } from "../raft/types.js";
+import type { Snapshot, SnapshotMetadata } from "../raft/types.js";
 import { type PersistRequest, WalCore, type WalCoreOptions, type WalRequest } from "./core.js";
-import { decodeSnapshotFile, parseSegmentName, parseSnapshotName, snapshotName } from "./format.js";
+import { crc32cUpdate } from "./crc32c.js";
+import {
+  decodeSnapshotFile,
+  encodeSnapshotFileHeader,
+  parseSegmentName,
+  parseSnapshotName,
+  snapshotFileTrailer,
+  snapshotName,
+  tempSuffix,
+} from "./format.js";
 import { NodeWalFs, type WalFile, type WalFs } from "./fs.js";
 import type { FileOp } from "./plan.js";
 import { type Recovered, recover } from "./recover.js";
@@ -90,11 +99,13 @@ class OpError extends Error {
 }
 
 function needsSync(r: WalRequest): boolean {
-  return "localSnapshot" in r || r.sync !== false || (r.snapshot ?? null) !== null;
+  if ("localSnapshot" in r || "writtenSnapshot" in r) return true;
+  return r.sync !== false || (r.snapshot ?? null) !== null;
 }
 
 function requestBytes(r: WalRequest): number {
   if ("localSnapshot" in r) return r.localSnapshot.data.length;
+  if ("writtenSnapshot" in r) return 64;
   let n = r.snapshot?.data.length ?? 0;
   for (const e of r.entries ?? []) n += e.data.length + 48;
   return n + 40;
@@ -140,6 +151,8 @@ export class Wal {
   #idle: (() => void)[] = [];
   readonly #preallocateAhead: boolean;
   #spareTask: Promise<void> | null = null;
+  /** The snapshot file being written by {@link saveSnapshotParts}, if any. */
+  #snapshotTask: Promise<void> | null = null;
 
   private constructor(fs: WalFs, core: WalCore, recovered: Recovered, options: WalOptions) {
     this.#fs = fs;
@@ -230,6 +243,72 @@ export class Wal {
   }
 
   /**
+   * Persists a snapshot of the local state machine whose data is given in `parts` (joined only on
+   * disk), without holding up other saves: the file is written part by part and synced under its
+   * temporary name with a handle of its own (its CRC computed a part at a time between writes),
+   * while appends go on; then, in the queue, it is renamed, the directory synced and its marker
+   * logged, as {@link saveSnapshot} does. Resolves once all of that is durable. The caller must not
+   * change `parts` until then, nor start another one before it settles. Rejects like {@link save}.
+   */
+  async saveSnapshotParts(metadata: SnapshotMetadata, parts: readonly Uint8Array[]): Promise<void> {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closed) throw new SynodError(ErrorCode.walClosed, "The WAL is closed");
+    assert(this.#snapshotTask === null, "Wal.saveSnapshotParts: a snapshot is already being written");
+    const task = this.#writeSnapshotFile(metadata, parts);
+    this.#snapshotTask = task.catch(() => undefined);
+    try {
+      await task;
+    } catch (err) {
+      this.#fail(err, []);
+      throw this.#failure ?? err;
+    } finally {
+      this.#snapshotTask = null;
+    }
+    return this.#submit({ writtenSnapshot: metadata });
+  }
+
+  /** Writes and syncs a snapshot file under its temporary name; throws an {@link OpError}. */
+  async #writeSnapshotFile(md: SnapshotMetadata, parts: readonly Uint8Array[]): Promise<void> {
+    const file = snapshotName(md.index, md.term) + tempSuffix;
+    let dataBytes = 0;
+    for (const p of parts) dataBytes += p.length;
+    const header = encodeSnapshotFileHeader(md, dataBytes);
+    let at = 0;
+    const write = async (f: WalFile, bytes: Uint8Array): Promise<void> => {
+      try {
+        await f.write(bytes, at);
+      } catch (err) {
+        throw new OpError({ op: "write", file, offset: at, bytes }, err);
+      }
+      at += bytes.length;
+      this.stats.bytes += bytes.length;
+    };
+    let f: WalFile;
+    try {
+      f = await this.#fs.open(file, true);
+    } catch (err) {
+      throw new OpError({ op: "create", file }, err);
+    }
+    try {
+      let crc = crc32cUpdate(0, header);
+      await write(f, header);
+      for (const p of parts) {
+        crc = crc32cUpdate(crc, p);
+        await write(f, p);
+      }
+      await write(f, snapshotFileTrailer(crc));
+      try {
+        await f.datasync();
+      } catch (err) {
+        throw new OpError({ op: "sync", file }, err);
+      }
+      this.stats.syncs++;
+    } finally {
+      await f.close().catch(() => undefined);
+    }
+  }
+
+  /**
    * Reads back the saved snapshot `index`/`term` (its file must still be kept: the newest
    * `snapshotsRetained` are). Resolves with the snapshot, or a reason string when the file is
    * missing or fails its checks.
@@ -254,6 +333,7 @@ export class Wal {
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
     if (!this.#running && this.#queue.length > 0) this.#start(true);
+    await this.#snapshotTask;
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await this.#spareTask;
     await this.#closeFiles();

@@ -60,6 +60,7 @@ function apply(m: Model, e: Effect): void {
 
 function effectsOf(req: WalRequest): Effect[] {
   if ("localSnapshot" in req) return [{ kind: "marker", snap: req.localSnapshot, install: false }];
+  assert.ok(!("writtenSnapshot" in req), "this test writes snapshots through localSnapshot only");
   const out: Effect[] = [];
   if (req.snapshot) out.push({ kind: "marker", snap: req.snapshot, install: true });
   for (const entry of req.entries ?? []) out.push({ kind: "entry", entry });
