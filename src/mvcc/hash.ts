@@ -1,21 +1,24 @@
 import type { Kv } from "./kv.js";
 import type { Revision } from "./types.js";
 
-/** CRC-32 (IEEE) lookup tables for slicing-by-4. */
-const tables: Uint32Array[] = (() => {
-  const t0 = new Uint32Array(256);
+/**
+ * CRC-32 (IEEE) lookup tables for slicing-by-4, as signed 32-bit values: V8 reads Int32Array
+ * elements as small integers, Uint32Array elements of 2^31 and more as heap numbers.
+ */
+const tables: Int32Array[] = (() => {
+  const t0 = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t0[n] = c >>> 0;
+    t0[n] = c;
   }
   const out = [t0];
   for (let k = 1; k < 4; k++) {
-    const prev = out[k - 1] as Uint32Array;
-    const t = new Uint32Array(256);
+    const prev = out[k - 1] as Int32Array;
+    const t = new Int32Array(256);
     for (let n = 0; n < 256; n++) {
       const p = prev[n] as number;
-      t[n] = ((p >>> 8) ^ (t0[p & 0xff] as number)) >>> 0;
+      t[n] = (p >>> 8) ^ (t0[p & 0xff] as number);
     }
     out.push(t);
   }
@@ -27,8 +30,8 @@ const tables: Uint32Array[] = (() => {
  * bytes with {@link crc32Update}, and the running value is the CRC of everything fed so far.
  */
 export function crc32Update(crc: number, bytes: Uint8Array): number {
-  const [t0, t1, t2, t3] = tables as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-  let c = ~crc >>> 0;
+  const [t0, t1, t2, t3] = tables as [Int32Array, Int32Array, Int32Array, Int32Array];
+  let c = ~crc | 0;
   let i = 0;
   const n = bytes.length;
   for (; i + 4 <= n; i += 4) {
