@@ -292,12 +292,7 @@ export class RawNode {
     const rd = this.#pending;
     const r = this.raft;
     if (rd === null || rd.snapshot !== null || r.log.unstableSnapshot !== null) return noInFlight;
-    let messages = r.msgsEarly;
-    r.msgsEarly = [];
-    if (r.msgs.some(isForward)) {
-      messages = messages.concat(r.msgs.filter(isForward));
-      r.msgs = r.msgs.filter((m) => !isForward(m));
-    }
+    const messages = this.takeEarlyMessages();
     let committedEntries: Entry[] = [];
     if (r.log.hasNextCommittedEntries()) {
       committedEntries = r.log.nextCommittedEntries(r.cfg.committedBytesPerReadyMax);
@@ -313,6 +308,24 @@ export class RawNode {
     return messages.length === 0 && committedEntries.length === 0
       ? noInFlight
       : { messages, committedEntries };
+  }
+
+  /**
+   * The messages sendable at any moment, Ready outstanding or not: a leader's early messages
+   * (heartbeats, appends; see {@link Ready.messagesEarly}) and proposals and read requests
+   * forwarded to the leader. For a driver that must not take a Ready for a while (the member while
+   * it encodes a snapshot of its state machine, which must not change meanwhile) but should keep
+   * its followers from starting an election.
+   */
+  takeEarlyMessages(): readonly Message[] {
+    const r = this.raft;
+    let messages = r.msgsEarly;
+    r.msgsEarly = [];
+    if (r.msgs.some(isForward)) {
+      messages = messages.concat(r.msgs.filter(isForward));
+      r.msgs = r.msgs.filter((m) => !isForward(m));
+    }
+    return messages;
   }
 
   /** Acknowledges the outstanding Ready: its writes are durable and its entries applied. */

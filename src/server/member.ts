@@ -102,6 +102,8 @@ interface PendingProposal {
 
 /** Largest number of ticks replayed after the process was paused (bounded catch-up). */
 const catchUpTicksMax = 1000;
+/** Longest run of snapshot encoding before the event loop gets a turn, in milliseconds. */
+const snapshotEncodeSliceMs = 10;
 /** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
 const leaseRevokesPerTickMax = 100;
 
@@ -145,6 +147,8 @@ export class Member {
   #kicked = false;
   /** A snapshot's file is being written (see {@link #maybeSnapshot}). */
   #snapshotting = false;
+  /** A snapshot of the state machine is being encoded: nothing may be applied meanwhile. */
+  #encoding = false;
   /** A Ready's WAL write is in flight (see {@link #whileWriting}). */
   #writing = false;
   #stopped = false;
@@ -459,6 +463,7 @@ export class Member {
       this.#kicked = false;
       if (!this.#loopRunning) this.#loopDone = this.#loop();
       else if (this.#writing && !this.#stopped) this.#whileWriting();
+      else if (this.#encoding && !this.#stopped) this.#send(this.#raw.takeEarlyMessages());
     });
   }
 
@@ -569,7 +574,7 @@ export class Member {
     this.#raw.advance();
     if (rd.softState !== null) this.#onRoleChange();
     this.#releaseReads();
-    this.#maybeSnapshot();
+    await this.#maybeSnapshot();
   }
 
   #applyCommitted(entries: readonly Entry[]): void {
@@ -697,13 +702,15 @@ export class Member {
   // ------------------------------------------------------------------ snapshots
 
   /**
-   * Takes a snapshot every `snapshotCount` applied entries. The state is encoded at once (it must
-   * be the state as of `applied`), into the MVCC encoder's chunks, never joined in memory; the file
-   * is written in the background while the loop goes on (a stalled loop stalls the cluster), and
-   * only once it is durable does the storage record the snapshot and drop the log before it
-   * (keeping `catchUpEntries`). One at a time.
+   * Takes a snapshot every `snapshotCount` applied entries. The state is encoded into the MVCC
+   * encoder's chunks, never joined in memory, a slice of {@link snapshotEncodeSliceMs} at a time:
+   * between slices the event loop serves clients and peers, and a leader's heartbeats and appends
+   * go out, but the loop takes no Ready and applies nothing (the snapshot is the state as of
+   * `applied`). The file is then written in the background while the loop goes on (a stalled loop
+   * stalls the cluster), and only once it is durable does the storage record the snapshot and
+   * drop the log before it (keeping `catchUpEntries`). One at a time.
    */
-  #maybeSnapshot(): void {
+  async #maybeSnapshot(): Promise<void> {
     if (this.#snapshotting) return;
     const count = this.options.snapshotCount ?? 100_000;
     const snapIndex = this.#storage.snapshot().metadata.index;
@@ -715,7 +722,20 @@ export class Member {
     const startMs = performance.now();
     const confState = this.#raw.confState();
     const term = this.#storage.term(applied);
-    const parts = [...encodeMemberSnapshotParts(this.members(), encodeSnapshot(this.store))];
+    const parts: Uint8Array[] = [];
+    this.#encoding = true;
+    try {
+      let sliceStartMs = startMs;
+      for (const part of encodeMemberSnapshotParts(this.members(), encodeSnapshot(this.store))) {
+        parts.push(part);
+        if (performance.now() - sliceStartMs < snapshotEncodeSliceMs) continue;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStartMs = performance.now();
+      }
+    } finally {
+      this.#encoding = false;
+    }
+    if (this.#stopped) return;
     const encodeMs = performance.now() - startMs;
     let bytes = 0;
     for (const p of parts) bytes += p.length;
