@@ -214,14 +214,12 @@ test("Member: a follower that applies entries it has not yet written takes no sn
   // stopped the member. Small snapshot intervals under steady writes reach that state.
   const c = cluster();
   try {
+    // The slow member joins once 1 and 2 have elected a leader among them, so it is a follower.
     await c.start(1, { snapshotCount: 3 });
     await c.start(2, { snapshotCount: 3 });
-    await c.start(3, { snapshotCount: 3, slowWalMs: 4 });
-    await until("a leader that is not the slow member", () => {
-      const l = leaderOf(c);
-      if (l?.id === 3) l.transferLeadership(1);
-      return l !== undefined && l.id !== 3;
-    });
+    await until("a leader", () => leaderOf(c) !== undefined);
+    const slow = await c.start(3, { snapshotCount: 3, slowWalMs: 4 });
+    await until("the slow member follows", () => slow.leaderId === leaderOf(c)?.id);
     const members = [...c.members.values()];
     for (let wave = 0; wave < 40; wave++) {
       const writes = await Promise.all(
