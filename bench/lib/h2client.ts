@@ -34,54 +34,19 @@ import {
   GrpcError,
 } from "../../src/api/etcd/client/errors.js";
 import { FrameParser } from "../../src/api/etcd/grpc/frames.js";
+import {
+  defaultMaxFrameBytes,
+  defaultWindowBytes,
+  Flag,
+  FrameType,
+  frameHeaderBytes,
+  H2Error,
+  http2Preface,
+  Setting,
+  windowBytesMax,
+} from "../../src/api/etcd/grpc/h2.js";
 import { encodeLiterals, type HeaderField, HpackDecoder, HpackError } from "../../src/api/etcd/grpc/hpack.js";
 
-/** Frame types (RFC 9113 §6). */
-const T = {
-  data: 0,
-  headers: 1,
-  priority: 2,
-  rstStream: 3,
-  settings: 4,
-  pushPromise: 5,
-  ping: 6,
-  goaway: 7,
-  windowUpdate: 8,
-  continuation: 9,
-} as const;
-
-/** Frame flags. */
-const F = { endStream: 0x1, ack: 0x1, endHeaders: 0x4, padded: 0x8, priority: 0x20 } as const;
-
-/** SETTINGS identifiers. */
-const S = {
-  headerTableSize: 1,
-  enablePush: 2,
-  maxConcurrentStreams: 3,
-  initialWindowSize: 4,
-  maxFrameSize: 5,
-} as const;
-
-/** Error codes (RFC 9113 §7). */
-export const H2Code = {
-  noError: 0,
-  protocolError: 1,
-  internalError: 2,
-  flowControlError: 3,
-  frameSizeError: 6,
-  refusedStream: 7,
-  cancel: 8,
-  compressionError: 9,
-} as const;
-
-/** Bytes in a frame header. */
-const frameHeaderBytes = 9;
-/** The initial flow-control window of RFC 9113, in bytes (before SETTINGS say otherwise). */
-export const defaultWindowBytes = 65_535;
-/** Largest flow-control window, in bytes. */
-const windowBytesMax = 2 ** 31 - 1;
-/** Largest frame payload we accept, in bytes (we announce no other SETTINGS_MAX_FRAME_SIZE). */
-const frameBytesMax = 16_384;
 /** Largest frame payload a peer may announce for itself (2^24 - 1), in bytes. */
 const peerFrameBytesLimit = 16_777_215;
 /** Largest stream id. */
@@ -97,7 +62,6 @@ const outBufferBytes = 256 * 1024;
 /** Ticks of the timeout sweep per timeout (a unary call fails 1 to 1 + 1/8 timeouts after it starts). */
 const sweepTicksPerTimeout = 8;
 
-const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const ascii = (s: string): Uint8Array => Buffer.from(s, "latin1");
 const nameStatus = ascii(":status");
 const nameGrpcStatus = ascii("grpc-status");
@@ -260,7 +224,7 @@ export class H2Connection {
   // The server's settings and our send window.
   #peerStreamsMax = Number.POSITIVE_INFINITY;
   #peerInitialWindow = defaultWindowBytes;
-  #peerFrameBytes = frameBytesMax;
+  #peerFrameBytes = defaultMaxFrameBytes;
   #sendWindow = defaultWindowBytes;
   // Our receive window.
   #recvWindow: number;
@@ -372,7 +336,7 @@ export class H2Connection {
   close(): void {
     if (this.#failure !== null) return;
     this.#refusal ??= "connection closed by the client";
-    this.#goaway(H2Code.noError, "");
+    this.#goaway(H2Error.noError, "");
     this.#socket.end();
     this.#die("connection closed by the client");
   }
@@ -394,7 +358,7 @@ export class H2Connection {
       if (i >= 0) this.#waiting.splice(i, 1);
       s.done = true;
     } else {
-      this.#rst(s.id, H2Code.cancel);
+      this.#rst(s.id, H2Error.cancel);
       this.#finish(s);
     }
     s.sink.end(null);
@@ -440,7 +404,7 @@ export class H2Connection {
       first.set(block, 1);
       block = first;
     }
-    this.#frame(T.headers, F.endHeaders, s.id, block.length);
+    this.#frame(FrameType.headers, Flag.endHeaders, s.id, block.length);
     this.#put(block);
     this.#pump(s);
   }
@@ -460,7 +424,7 @@ export class H2Connection {
       f("te", "trailers"),
     ]);
     // One HEADERS frame, no CONTINUATION: every peer accepts frames of 16,384 bytes.
-    if (block.length + 1 > frameBytesMax)
+    if (block.length + 1 > defaultMaxFrameBytes)
       throw new Error(`h2client: path too long for one HEADERS frame: ${path}`);
     return block;
   }
@@ -480,7 +444,7 @@ export class H2Connection {
         return;
       }
       const last = n === left && s.out.length === 1 && s.endQueued;
-      this.#frame(T.data, last ? F.endStream : 0, s.id, n);
+      this.#frame(FrameType.data, last ? Flag.endStream : 0, s.id, n);
       this.#put(s.outOffset === 0 && n === head.length ? head : head.subarray(s.outOffset, s.outOffset + n));
       this.#sendWindow -= n;
       s.sendWindow -= n;
@@ -491,7 +455,7 @@ export class H2Connection {
       if (last) s.localEnded = true;
     }
     if (s.endQueued && !s.localEnded) {
-      this.#frame(T.data, F.endStream, s.id, 0);
+      this.#frame(FrameType.data, Flag.endStream, s.id, 0);
       s.localEnded = true;
     }
   }
@@ -534,7 +498,7 @@ export class H2Connection {
 
   /** The server ended `s` (END_STREAM): the call's outcome from its status. */
   #remoteEnd(s: Stream): void {
-    if (!s.localEnded) this.#rst(s.id, H2Code.noError);
+    if (!s.localEnded) this.#rst(s.id, H2Error.noError);
     this.#finish(s);
     let error: Error | null = null;
     if (s.grpcStatus > 0) error = new GrpcError(s.grpcStatus, s.grpcMessage, this.endpoint);
@@ -553,7 +517,7 @@ export class H2Connection {
     this.#epoch++;
     const late = (s: Stream): boolean => s.timed && this.#epoch - s.epoch > sweepTicksPerTimeout;
     const timeout = (s: Stream): Error => new ClientTimeoutError(this.endpoint, this.#timeoutMs, s.path);
-    for (const s of this.#streams.values()) if (late(s)) this.#failStream(s, H2Code.cancel, timeout(s));
+    for (const s of this.#streams.values()) if (late(s)) this.#failStream(s, H2Error.cancel, timeout(s));
     // Calls still waiting for the server's stream limit time out too.
     if (this.#waiting.some(late)) {
       const expired = this.#waiting.filter(late);
@@ -613,7 +577,8 @@ export class H2Connection {
     try {
       while (buf.length - pos >= frameHeaderBytes) {
         const len = ((buf[pos] as number) << 16) | ((buf[pos + 1] as number) << 8) | (buf[pos + 2] as number);
-        if (len > frameBytesMax) throw new ConnectionFailure(H2Code.frameSizeError, `frame of ${len} bytes`);
+        if (len > defaultMaxFrameBytes)
+          throw new ConnectionFailure(H2Error.frameSize, `frame of ${len} bytes`);
         if (buf.length - pos - frameHeaderBytes < len) break;
         const type = buf[pos + 3] as number;
         const flags = buf[pos + 4] as number;
@@ -643,41 +608,41 @@ export class H2Connection {
   }
 
   #onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.#block !== null && type !== T.continuation) {
-      throw new ConnectionFailure(H2Code.protocolError, `frame type ${type} inside a header block`);
+    if (this.#block !== null && type !== FrameType.continuation) {
+      throw new ConnectionFailure(H2Error.protocol, `frame type ${type} inside a header block`);
     }
     switch (type) {
-      case T.data:
+      case FrameType.data:
         this.#onData(flags, id, p);
         return;
-      case T.headers:
+      case FrameType.headers:
         this.#onHeaders(flags, id, p);
         return;
-      case T.continuation:
+      case FrameType.continuation:
         this.#onContinuation(flags, id, p);
         return;
-      case T.rstStream:
+      case FrameType.rstStream:
         this.#onRstStream(id, p);
         return;
-      case T.settings:
+      case FrameType.settings:
         this.#onSettings(flags, id, p);
         return;
-      case T.ping:
-        if (id !== 0) throw new ConnectionFailure(H2Code.protocolError, "PING on a stream");
-        if (p.length !== 8) throw new ConnectionFailure(H2Code.frameSizeError, "PING of other than 8 bytes");
-        if ((flags & F.ack) === 0) {
-          this.#frame(T.ping, F.ack, 0, 8);
+      case FrameType.ping:
+        if (id !== 0) throw new ConnectionFailure(H2Error.protocol, "PING on a stream");
+        if (p.length !== 8) throw new ConnectionFailure(H2Error.frameSize, "PING of other than 8 bytes");
+        if ((flags & Flag.ack) === 0) {
+          this.#frame(FrameType.ping, Flag.ack, 0, 8);
           this.#put(p);
         }
         return;
-      case T.goaway:
+      case FrameType.goaway:
         this.#onGoaway(id, p);
         return;
-      case T.windowUpdate:
+      case FrameType.windowUpdate:
         this.#onWindowUpdate(id, p);
         return;
-      case T.pushPromise:
-        throw new ConnectionFailure(H2Code.protocolError, "PUSH_PROMISE with push disabled");
+      case FrameType.pushPromise:
+        throw new ConnectionFailure(H2Error.protocol, "PUSH_PROMISE with push disabled");
       default:
         // PRIORITY and unknown types are ignored (RFC 9113 §5.5).
         return;
@@ -687,19 +652,19 @@ export class H2Connection {
   /** A stream id the server may send HEADERS or DATA on: one of ours, opened already. */
   #checkStreamId(id: number, what: string): void {
     if (id === 0 || (id & 1) === 0 || id >= this.#nextId) {
-      throw new ConnectionFailure(H2Code.protocolError, `${what} on stream ${id}, which we did not open`);
+      throw new ConnectionFailure(H2Error.protocol, `${what} on stream ${id}, which we did not open`);
     }
   }
 
   /** The payload of a frame without its padding (and `skip` bytes after the pad length). */
   #unpad(flags: number, p: Buffer, skip: number): Buffer {
-    if ((flags & F.padded) === 0) {
-      if (p.length < skip) throw new ConnectionFailure(H2Code.frameSizeError, "frame too short");
+    if ((flags & Flag.padded) === 0) {
+      if (p.length < skip) throw new ConnectionFailure(H2Error.frameSize, "frame too short");
       return skip === 0 ? p : p.subarray(skip);
     }
     const pad = p[0];
     if (pad === undefined || 1 + skip + pad > p.length) {
-      throw new ConnectionFailure(H2Code.protocolError, "padding longer than the frame");
+      throw new ConnectionFailure(H2Error.protocol, "padding longer than the frame");
     }
     return p.subarray(1 + skip, p.length - pad);
   }
@@ -709,8 +674,7 @@ export class H2Connection {
     // Flow control counts the whole payload, padding included.
     const total = p.length;
     this.#recvWindow -= total;
-    if (this.#recvWindow < 0)
-      throw new ConnectionFailure(H2Code.flowControlError, "connection window overrun");
+    if (this.#recvWindow < 0) throw new ConnectionFailure(H2Error.flowControl, "connection window overrun");
     this.#recvUnacked += total;
     if (this.#recvUnacked >= this.#recvWindowBytes / 2) {
       this.#windowUpdate(0, this.#recvUnacked);
@@ -720,14 +684,14 @@ export class H2Connection {
     const data = this.#unpad(flags, p, 0);
     const s = this.#streams.get(id);
     if (s === undefined) return;
-    const end = (flags & F.endStream) !== 0;
+    const end = (flags & Flag.endStream) !== 0;
     s.recvWindow -= total;
     if (s.recvWindow < 0) {
-      this.#failStream(s, H2Code.flowControlError, this.#h2Error(s, "stream window overrun"));
+      this.#failStream(s, H2Error.flowControl, this.#h2Error(s, "stream window overrun"));
       return;
     }
     if (!s.headersSeen) {
-      this.#failStream(s, H2Code.protocolError, this.#h2Error(s, "DATA before HEADERS"));
+      this.#failStream(s, H2Error.protocol, this.#h2Error(s, "DATA before HEADERS"));
       return;
     }
     if (data.length > 0 && !this.#deliver(s, data)) return;
@@ -762,7 +726,7 @@ export class H2Connection {
       if (s.done) return false;
       if (ev.type === "message") s.sink.message(ev.message);
       else {
-        this.#failStream(s, H2Code.cancel, this.#h2Error(s, `unusable response message (${ev.type})`));
+        this.#failStream(s, H2Error.cancel, this.#h2Error(s, `unusable response message (${ev.type})`));
         return false;
       }
     }
@@ -771,9 +735,9 @@ export class H2Connection {
 
   #onHeaders(flags: number, id: number, p: Buffer): void {
     this.#checkStreamId(id, "HEADERS");
-    const fragment = this.#unpad(flags, p, (flags & F.priority) !== 0 ? 5 : 0);
-    const endStream = (flags & F.endStream) !== 0;
-    if ((flags & F.endHeaders) !== 0) {
+    const fragment = this.#unpad(flags, p, (flags & Flag.priority) !== 0 ? 5 : 0);
+    const endStream = (flags & Flag.endStream) !== 0;
+    if ((flags & Flag.endHeaders) !== 0) {
       this.#onHeaderBlock(id, fragment, endStream);
       return;
     }
@@ -783,17 +747,14 @@ export class H2Connection {
   #onContinuation(flags: number, id: number, p: Buffer): void {
     const b = this.#block;
     if (b === null || b.id !== id) {
-      throw new ConnectionFailure(
-        H2Code.protocolError,
-        `CONTINUATION on stream ${id} without a header block`,
-      );
+      throw new ConnectionFailure(H2Error.protocol, `CONTINUATION on stream ${id} without a header block`);
     }
     b.parts.push(p);
     b.bytes += p.length;
     if (b.bytes > headerBlockBytesMax) {
-      throw new ConnectionFailure(H2Code.protocolError, `header block above ${headerBlockBytesMax} bytes`);
+      throw new ConnectionFailure(H2Error.protocol, `header block above ${headerBlockBytesMax} bytes`);
     }
-    if ((flags & F.endHeaders) === 0) return;
+    if ((flags & Flag.endHeaders) === 0) return;
     this.#block = null;
     this.#onHeaderBlock(id, Buffer.concat(b.parts, b.bytes), b.endStream);
   }
@@ -804,7 +765,7 @@ export class H2Connection {
       // Every block is decoded, the stream's or not: the decoder's table depends on all of them.
       fields = this.#hpack.decode(block);
     } catch (e) {
-      if (e instanceof HpackError) throw new ConnectionFailure(H2Code.compressionError, e.message);
+      if (e instanceof HpackError) throw new ConnectionFailure(H2Error.compression, e.message);
       throw e;
     }
     const s = this.#streams.get(id);
@@ -820,13 +781,11 @@ export class H2Connection {
       } else if (n.length === 12 && sameBytes(n, nameGrpcMessage)) s.grpcMessage = grpcMessageText(f.value);
     }
     if (endStream) this.#remoteEnd(s);
-    else if (trailers)
-      this.#failStream(s, H2Code.protocolError, this.#h2Error(s, "trailers without END_STREAM"));
+    else if (trailers) this.#failStream(s, H2Error.protocol, this.#h2Error(s, "trailers without END_STREAM"));
   }
 
   #onRstStream(id: number, p: Buffer): void {
-    if (p.length !== 4)
-      throw new ConnectionFailure(H2Code.frameSizeError, "RST_STREAM of other than 4 bytes");
+    if (p.length !== 4) throw new ConnectionFailure(H2Error.frameSize, "RST_STREAM of other than 4 bytes");
     this.#checkStreamId(id, "RST_STREAM");
     const s = this.#streams.get(id);
     if (s === undefined) return;
@@ -836,28 +795,28 @@ export class H2Connection {
   }
 
   #onSettings(flags: number, id: number, p: Buffer): void {
-    if (id !== 0) throw new ConnectionFailure(H2Code.protocolError, "SETTINGS on a stream");
-    if ((flags & F.ack) !== 0) {
-      if (p.length !== 0) throw new ConnectionFailure(H2Code.frameSizeError, "SETTINGS ACK with a payload");
+    if (id !== 0) throw new ConnectionFailure(H2Error.protocol, "SETTINGS on a stream");
+    if ((flags & Flag.ack) !== 0) {
+      if (p.length !== 0) throw new ConnectionFailure(H2Error.frameSize, "SETTINGS ACK with a payload");
       return;
     }
     if (p.length % 6 !== 0)
-      throw new ConnectionFailure(H2Code.frameSizeError, "SETTINGS not a multiple of 6 bytes");
+      throw new ConnectionFailure(H2Error.frameSize, "SETTINGS not a multiple of 6 bytes");
     for (let i = 0; i < p.length; i += 6) {
       const v = p.readUInt32BE(i + 2);
       switch (p.readUInt16BE(i)) {
-        case S.enablePush:
-          if (v > 1) throw new ConnectionFailure(H2Code.protocolError, `SETTINGS_ENABLE_PUSH ${v}`);
+        case Setting.enablePush:
+          if (v > 1) throw new ConnectionFailure(H2Error.protocol, `SETTINGS_ENABLE_PUSH ${v}`);
           break;
-        case S.maxConcurrentStreams:
+        case Setting.maxConcurrentStreams:
           this.#peerStreamsMax = v;
           break;
-        case S.initialWindowSize:
+        case Setting.initialWindowSize:
           this.#setPeerInitialWindow(v);
           break;
-        case S.maxFrameSize:
-          if (v < frameBytesMax || v > peerFrameBytesLimit) {
-            throw new ConnectionFailure(H2Code.protocolError, `SETTINGS_MAX_FRAME_SIZE ${v}`);
+        case Setting.maxFrameSize:
+          if (v < defaultMaxFrameBytes || v > peerFrameBytesLimit) {
+            throw new ConnectionFailure(H2Error.protocol, `SETTINGS_MAX_FRAME_SIZE ${v}`);
           }
           this.#peerFrameBytes = v;
           break;
@@ -866,7 +825,7 @@ export class H2Connection {
           break;
       }
     }
-    this.#frame(T.settings, F.ack, 0, 0);
+    this.#frame(FrameType.settings, Flag.ack, 0, 0);
     this.#retryBlocked();
     this.#startWaiting();
     if (!this.#settingsSeen) {
@@ -877,20 +836,20 @@ export class H2Connection {
 
   #setPeerInitialWindow(v: number): void {
     if (v > windowBytesMax)
-      throw new ConnectionFailure(H2Code.flowControlError, `SETTINGS_INITIAL_WINDOW_SIZE ${v}`);
+      throw new ConnectionFailure(H2Error.flowControl, `SETTINGS_INITIAL_WINDOW_SIZE ${v}`);
     const delta = v - this.#peerInitialWindow;
     this.#peerInitialWindow = v;
     for (const s of this.#streams.values()) {
       s.sendWindow += delta;
       if (s.sendWindow > windowBytesMax) {
-        throw new ConnectionFailure(H2Code.flowControlError, "stream window above 2^31-1");
+        throw new ConnectionFailure(H2Error.flowControl, "stream window above 2^31-1");
       }
     }
   }
 
   #onGoaway(id: number, p: Buffer): void {
-    if (id !== 0) throw new ConnectionFailure(H2Code.protocolError, "GOAWAY on a stream");
-    if (p.length < 8) throw new ConnectionFailure(H2Code.frameSizeError, "GOAWAY shorter than 8 bytes");
+    if (id !== 0) throw new ConnectionFailure(H2Error.protocol, "GOAWAY on a stream");
+    if (p.length < 8) throw new ConnectionFailure(H2Error.frameSize, "GOAWAY shorter than 8 bytes");
     const last = p.readUInt32BE(0) & 0x7fffffff;
     const code = p.readUInt32BE(4);
     const debug = p.subarray(8).toString("latin1").slice(0, 200);
@@ -911,14 +870,13 @@ export class H2Connection {
   }
 
   #onWindowUpdate(id: number, p: Buffer): void {
-    if (p.length !== 4)
-      throw new ConnectionFailure(H2Code.frameSizeError, "WINDOW_UPDATE of other than 4 bytes");
+    if (p.length !== 4) throw new ConnectionFailure(H2Error.frameSize, "WINDOW_UPDATE of other than 4 bytes");
     const inc = p.readUInt32BE(0) & 0x7fffffff;
     if (id === 0) {
-      if (inc === 0) throw new ConnectionFailure(H2Code.protocolError, "WINDOW_UPDATE of 0");
+      if (inc === 0) throw new ConnectionFailure(H2Error.protocol, "WINDOW_UPDATE of 0");
       this.#sendWindow += inc;
       if (this.#sendWindow > windowBytesMax) {
-        throw new ConnectionFailure(H2Code.flowControlError, "connection window above 2^31-1");
+        throw new ConnectionFailure(H2Error.flowControl, "connection window above 2^31-1");
       }
       this.#retryBlocked();
       return;
@@ -927,12 +885,12 @@ export class H2Connection {
     const s = this.#streams.get(id);
     if (s === undefined) return;
     if (inc === 0) {
-      this.#failStream(s, H2Code.protocolError, this.#h2Error(s, "WINDOW_UPDATE of 0"));
+      this.#failStream(s, H2Error.protocol, this.#h2Error(s, "WINDOW_UPDATE of 0"));
       return;
     }
     s.sendWindow += inc;
     if (s.sendWindow > windowBytesMax) {
-      this.#failStream(s, H2Code.flowControlError, this.#h2Error(s, "stream window above 2^31-1"));
+      this.#failStream(s, H2Error.flowControl, this.#h2Error(s, "stream window above 2^31-1"));
       return;
     }
     this.#pump(s);
@@ -942,15 +900,15 @@ export class H2Connection {
   // Writing: frames gather in #outBuf[#outStart, #outEnd) and go out in one write per turn.
 
   #writePreface(): void {
-    this.#reserve(preface.length);
-    this.#put(preface);
+    this.#reserve(http2Preface.length);
+    this.#put(http2Preface);
     // SETTINGS: ENABLE_PUSH 0, INITIAL_WINDOW_SIZE; then the connection window to match.
-    this.#frame(T.settings, 0, 0, 12);
+    this.#frame(FrameType.settings, 0, 0, 12);
     const b = this.#outBuf;
     let at = this.#outEnd;
-    b.writeUInt16BE(S.enablePush, at);
+    b.writeUInt16BE(Setting.enablePush, at);
     b.writeUInt32BE(0, at + 2);
-    b.writeUInt16BE(S.initialWindowSize, at + 6);
+    b.writeUInt16BE(Setting.initialWindowSize, at + 6);
     b.writeUInt32BE(this.#recvWindowBytes, at + 8);
     at += 12;
     this.#outEnd = at;
@@ -996,7 +954,7 @@ export class H2Connection {
   }
 
   #windowUpdate(id: number, inc: number): void {
-    this.#frame(T.windowUpdate, 0, id, 4);
+    this.#frame(FrameType.windowUpdate, 0, id, 4);
     this.#outBuf.writeUInt32BE(inc, this.#outEnd);
     this.#outEnd += 4;
   }
@@ -1007,7 +965,7 @@ export class H2Connection {
    */
   #goaway(code: number, debugText: string): void {
     const debug = ascii(debugText.slice(0, 200));
-    this.#frame(T.goaway, 0, 0, 8 + debug.length);
+    this.#frame(FrameType.goaway, 0, 0, 8 + debug.length);
     this.#outBuf.writeUInt32BE(0, this.#outEnd);
     this.#outBuf.writeUInt32BE(code, this.#outEnd + 4);
     this.#outEnd += 8;
@@ -1016,7 +974,7 @@ export class H2Connection {
   }
 
   #rst(id: number, code: number): void {
-    this.#frame(T.rstStream, 0, id, 4);
+    this.#frame(FrameType.rstStream, 0, id, 4);
     this.#outBuf.writeUInt32BE(code, this.#outEnd);
     this.#outEnd += 4;
   }
