@@ -1,5 +1,5 @@
 import { assert } from "../lib/assert.js";
-import { type CommandEnvelope, encodeCommandTo, Writer } from "../mvcc/mod.js";
+import { type CommandEnvelope, concatBytes, encodeCommandTo, Writer } from "../mvcc/mod.js";
 import type { NodeId } from "../raft/types.js";
 
 /**
@@ -145,16 +145,7 @@ export function decodeConfContext(data: Uint8Array): ConfContext | null {
 const snapMagic = enc.encode("SYNDSNAP");
 
 export function encodeMemberSnapshot(members: readonly MemberInfo[], mvcc: Iterable<Uint8Array>): Uint8Array {
-  const parts = [...encodeMemberSnapshotParts(members, mvcc)];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes([...encodeMemberSnapshotParts(members, mvcc)]);
 }
 
 /**
