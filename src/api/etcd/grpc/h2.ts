@@ -219,11 +219,6 @@ export class H2Stream {
     return this.state === "closed";
   }
 
-  /** Whether the server has ended its side (trailers queued or sent). */
-  get localEnded(): boolean {
-    return this.#localEnded;
-  }
-
   /** Stops giving the client send credit for this stream (its requests are not being taken). */
   pause(): void {
     this.#paused = true;
@@ -301,12 +296,6 @@ export class H2Stream {
   }
 }
 
-/** Options of an {@link H2Connection}. */
-export interface H2ConnectionOptions {
-  /** Called with a connection error's message before the connection closes (for logs); optional. */
-  readonly onError?: (message: string) => void;
-}
-
 /**
  * One HTTP/2 connection, server side, over `socket`. `head` holds the bytes already read from
  * the socket (they start with the client preface).
@@ -314,7 +303,6 @@ export interface H2ConnectionOptions {
 export class H2Connection {
   readonly #socket: Duplex;
   readonly #handler: H2Handler;
-  readonly #options: H2ConnectionOptions;
   readonly #decoder = new HpackDecoder(4096);
   readonly #streams = new Map<number, H2Stream>();
   /** Streams with DATA waiting for connection window, in arrival order. */
@@ -351,10 +339,9 @@ export class H2Connection {
   readonly closedPromise: Promise<void>;
   #resolveClosed: () => void = () => {};
 
-  constructor(socket: Duplex, head: Uint8Array, handler: H2Handler, options: H2ConnectionOptions = {}) {
+  constructor(socket: Duplex, head: Uint8Array, handler: H2Handler) {
     this.#socket = socket;
     this.#handler = handler;
-    this.#options = options;
     this.closedPromise = new Promise((r) => {
       this.#resolveClosed = r;
     });
@@ -373,18 +360,9 @@ export class H2Connection {
     socket.resume();
   }
 
-  /** Streams open now. */
-  get streamCount(): number {
-    return this.#streams.size;
-  }
-
   /** Whether the socket has so much queued that writers should wait. */
   get congested(): boolean {
     return this.#outBytes + this.#socket.writableLength >= socketQueuedBytesHigh;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /**
@@ -647,7 +625,6 @@ export class H2Connection {
   /** A connection error: GOAWAY with the code, then close. */
   #fail(code: number, message: string): void {
     if (this.#closed) return;
-    this.#options.onError?.(message);
     this.#append(goawayFrame(this.#lastStreamId, code, message));
     this.#flush();
     this.#closed = true;

@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { concatBytes } from "../../../mvcc/mod.js";
 import { decodeMessage, encodeMessage, type MessageDesc } from "../proto/codec.js";
 import { identityFields } from "../tlsidentity.js";
 import { encodeGrpcMessage, FrameParser, parseGrpcTimeout } from "./frames.js";
@@ -151,13 +152,9 @@ function trailerBlock(error: GrpcError | null): Uint8Array {
   );
 }
 
-/** A trailers-only response block (RFC: HEADERS with END_STREAM carrying the status). */
+/** A trailers-only response block (HEADERS with END_STREAM carrying the status). */
 function trailersOnlyBlock(error: GrpcError | null): Uint8Array {
-  const t = trailerBlock(error);
-  const out = new Uint8Array(responseHeaders.length + t.length);
-  out.set(responseHeaders);
-  out.set(t, responseHeaders.length);
-  return out;
+  return concatBytes([responseHeaders, trailerBlock(error)]);
 }
 
 /** What a call knows of its connection. */
@@ -541,7 +538,7 @@ class Call implements Abortable {
     if (s.closed) return;
     if (!this.#headersSent) {
       this.#headersSent = true;
-      s.respondAndEnd(error === null ? trailersOnlyBlock(null) : trailersOnlyBlock(error));
+      s.respondAndEnd(trailersOnlyBlock(error));
       return;
     }
     s.end(trailerBlock(error));
