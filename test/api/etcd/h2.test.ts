@@ -373,6 +373,18 @@ test("h2: protocol violations end the connection with GOAWAY and the right code;
       [encodeFrame(FrameType.settings, 0, 0, new Uint8Array(5))],
       H2Error.frameSize,
     ],
+    [
+      // 16 KiB in HEADERS and 16 CONTINUATION frames of 16 KiB: over the 256 KiB header block limit.
+      "header block over the limit",
+      "started",
+      [
+        encodeFrame(FrameType.headers, 0, 1, new Uint8Array(defaultMaxFrameBytes)),
+        ...Array.from({ length: 16 }, () =>
+          encodeFrame(FrameType.continuation, 0, 1, new Uint8Array(defaultMaxFrameBytes)),
+        ),
+      ],
+      H2Error.enhanceYourCalm,
+    ],
   ];
   try {
     for (const [what, how, frames, code] of cases) {
@@ -453,6 +465,24 @@ test("h2: malformed requests are reset (PROTOCOL_ERROR) and non-gRPC requests ge
     const fields = c.headersOf(t);
     assert.equal(fields[":status"], "200");
     assert.equal(fields["grpc-status"], String(GrpcStatus.unimplemented));
+    // Stream-level flow-control errors: a WINDOW_UPDATE of 0, and one past 2^31-1.
+    for (const id of [11, 13])
+      c.send(encodeFrame(FrameType.headers, Flag.endHeaders, id, requestBlock("/test.Echo/Bidi")));
+    c.send(
+      encodeFrame(FrameType.windowUpdate, 0, 11, Uint8Array.of(0, 0, 0, 0)),
+      encodeFrame(FrameType.windowUpdate, 0, 13, Uint8Array.of(0x7f, 0xff, 0xff, 0xff)),
+    );
+    for (const [id, code] of [
+      [11, H2Error.protocol],
+      [13, H2Error.flowControl],
+    ] as const) {
+      const rst = await c.waitFrame(
+        (f) => f.type === FrameType.rstStream && f.streamId === id,
+        `RST_STREAM ${id}`,
+      );
+      assert.equal(Buffer.from(rst.payload).readUInt32BE(0), code);
+    }
+    assert.equal(c.closed, false, "stream errors leave the connection open");
   } finally {
     c.close();
     await s.close();
