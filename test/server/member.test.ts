@@ -9,6 +9,7 @@ import { utf8 } from "../../src/mvcc/mod.js";
 import type { MemberInfo } from "../../src/server/envelope.js";
 import { Member } from "../../src/server/member.js";
 import { LoopNet } from "../../src/testing/loopnet.js";
+import { withOpen } from "../../src/testing/walfs.js";
 import { NodeWalFs, type WalFs } from "../../src/wal/fs.js";
 
 const infos: MemberInfo[] = [1, 2, 3].map((id) => ({
@@ -79,32 +80,21 @@ function cluster(): Cluster {
 function slowFs(dir: string, ms: number): WalFs {
   const inner = new NodeWalFs(dir);
   const later = (): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  return {
-    dir,
-    ensureDir: () => inner.ensureDir(),
-    list: () => inner.list(),
-    readFile: (name) => inner.readFile(name),
-    rename: (from, to) => inner.rename(from, to),
-    unlink: (name) => inner.unlink(name),
-    syncDir: () => inner.syncDir(),
-    lock: () => inner.lock(),
-    unlock: () => inner.unlock(),
-    async open(name, create) {
-      const f = await inner.open(name, create);
-      return {
-        write: (bytes, offset) => f.write(bytes, offset),
-        datasync: async () => {
-          await later();
-          await f.datasync();
-        },
-        writeDurable: async (bytes, offset) => {
-          await later();
-          await (f.writeDurable?.(bytes, offset) ?? f.write(bytes, offset).then(() => f.datasync()));
-        },
-        close: () => f.close(),
-      };
-    },
-  };
+  return withOpen(inner, async (name, create, open) => {
+    const f = await open(name, create);
+    return {
+      write: (bytes, offset) => f.write(bytes, offset),
+      datasync: async () => {
+        await later();
+        await f.datasync();
+      },
+      writeDurable: async (bytes, offset) => {
+        await later();
+        await (f.writeDurable?.(bytes, offset) ?? f.write(bytes, offset).then(() => f.datasync()));
+      },
+      close: () => f.close(),
+    };
+  });
 }
 
 async function until(what: string, f: () => boolean, ms = 5000): Promise<void> {

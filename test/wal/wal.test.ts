@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ErrorCode, SynodError } from "../../src/lib/errors.js";
 import { MemoryLogger } from "../../src/lib/logger.js";
+import { withOpen } from "../../src/testing/walfs.js";
 import { parseSegmentName, parseSnapshotName } from "../../src/wal/format.js";
 import { lockFileName, NodeWalFs, type WalFile, type WalFs } from "../../src/wal/fs.js";
 import { recover } from "../../src/wal/recover.js";
@@ -516,29 +517,18 @@ test("Wal.saveSnapshotParts: the file is written from its parts beside the queue
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const fs: WalFs = {
-      dir,
-      ensureDir: () => inner.ensureDir(),
-      list: () => inner.list(),
-      readFile: (name) => inner.readFile(name),
-      rename: (from, to) => inner.rename(from, to),
-      unlink: (name) => inner.unlink(name),
-      syncDir: () => inner.syncDir(),
-      lock: () => inner.lock(),
-      unlock: () => inner.unlock(),
-      async open(name, create) {
-        const f = await inner.open(name, create);
-        if (!name.endsWith(".snap.tmp")) return f;
-        return {
-          write: async (bytes, offset) => {
-            await gate;
-            await f.write(bytes, offset);
-          },
-          datasync: () => f.datasync(),
-          close: () => f.close(),
-        };
-      },
-    };
+    const fs: WalFs = withOpen(inner, async (name, create, open) => {
+      const f = await open(name, create);
+      if (!name.endsWith(".snap.tmp")) return f;
+      return {
+        write: async (bytes, offset) => {
+          await gate;
+          await f.write(bytes, offset);
+        },
+        datasync: () => f.datasync(),
+        close: () => f.close(),
+      };
+    });
     const wal = await Wal.open(dir, { fs, segmentBytes: 1 << 20 });
     await wal.save({ entries: entries(1, 30, 1), hardState: hs(1, 30) });
     const full = snapshotAt(20, 1);
