@@ -198,6 +198,28 @@ export function decodeCommand(data: Uint8Array): CommandEnvelope | string {
   }
 }
 
+/**
+ * Whether an encoded command compacts history (the one command that rewrites retained records,
+ * which a snapshot being encoded meanwhile cannot tolerate). Reads only the header; false for
+ * anything malformed (applying it fails on its own).
+ */
+export function commandRewritesHistory(data: Uint8Array): boolean {
+  const r = new Reader(data);
+  try {
+    const version = r.u8();
+    if (version !== commandVersion && version !== commandVersionAuth) return false;
+    r.uvarint();
+    if (version === commandVersionAuth) {
+      r.uvarint();
+      r.bytes(bytesMax);
+    }
+    return commandTypes[r.u8() - 1] === "compact";
+  } catch (e) {
+    if (e instanceof CodecError) return false;
+    throw e;
+  }
+}
+
 function readCommand(r: Reader, type: (typeof commandTypes)[number]): Command {
   switch (type) {
     case "range":

@@ -47,7 +47,7 @@ export class Kv {
   #accountedBytes = 0;
   #writing = false;
   #changes: number[] = [];
-  #mutations = 0;
+  #rewrites = 0;
   #releasedBytes = 0;
   listener: RevisionListener | null = null;
   attachments: LeaseAttachments | null = null;
@@ -76,9 +76,13 @@ export class Kv {
     return this.#releasedBytes;
   }
 
-  /** Counts completed mutations, so long-running readers (snapshots) can check they saw none. */
-  get mutations(): number {
-    return this.#mutations;
+  /**
+   * Counts the changes that rewrite retained history (compactions and repacks free, move and
+   * renumber records), so long-running readers (snapshot encoders) can check they saw none.
+   * Writes only append records and leave this unchanged.
+   */
+  get rewrites(): number {
+    return this.#rewrites;
   }
 
   /** The revision a read sees: inside a write with changes, the write's own revision. */
@@ -100,7 +104,6 @@ export class Kv {
     const changes = this.#changes;
     if (changes.length === 0) return this.#current;
     this.#current++;
-    this.#mutations++;
     this.#changes = [];
     this.listener?.(this.#current, changes);
     return this.#current;
@@ -260,7 +263,7 @@ export class Kv {
     });
     h.dropFreed();
     this.#compacted = rev;
-    this.#mutations++;
+    this.#rewrites++;
     // Give memory back once most of it is garbage: the history's rows, the key index's table,
     // the value arena's chunks (each replaced by a dense copy; the old ones are left to the GC).
     if (h.sparse) this.#repackHistory();
@@ -275,6 +278,7 @@ export class Kv {
    */
   repack(): void {
     assert(!this.#writing, "Kv: repack inside a write");
+    this.#rewrites++;
     this.#repackHistory();
     this.#releasedBytes += this.keys.shrink();
     this.#repackArena();

@@ -39,6 +39,7 @@ export {
   type Command,
   type CommandEnvelope,
   checkpointsMax,
+  commandRewritesHistory,
   commandVersion,
   commandVersionAuth,
   decodeCommand,

@@ -27,18 +27,26 @@ const snapshotBytesMax = 64 * 1024 * 1024;
 
 /**
  * Encodes the whole state as a stream of chunks of about `chunkBytes` (a chunk may exceed it by
- * one record): format version 1, documented in docs/mvcc.md. Memory stays bounded by one chunk.
- * The key space must not change while the iterator is consumed (a broken invariant: it throws);
- * the snapshot is the state as of the first `next()`.
+ * one record): format version 2, documented in docs/mvcc.md. Memory stays bounded by one chunk.
+ * The snapshot is the state as of the first `next()`, which reads every counter, lease, alarm,
+ * user and role and the number of records. Writes may go on while the rest is consumed: they
+ * only append records (users and roles are replaced, never changed in place; leases are copied),
+ * so the first `records` in revision order are still the state it started from. A compaction or
+ * repack meanwhile moves records: a broken invariant, it throws.
  */
 export function* encodeSnapshot(
   store: MvccStore,
   chunkBytes = snapshotChunkBytes,
 ): Generator<Uint8Array, void, undefined> {
   const kv = store.kv;
-  const mutations = kv.mutations;
+  const rewrites = kv.rewrites;
+  const h = kv.history;
+  const records = h.orderLength;
   const leases = store.lessor.all().map((l) => [l.id, l.ttl, l.remainingTtl] as const);
   const alarms = [...store.alarms];
+  const auth = store.auth;
+  const users = auth.allUsers();
+  const roles = auth.allRoles();
   const w = new Writer(chunkBytes + 1024);
   let crc = 0;
   const flush = (): Uint8Array => {
@@ -58,16 +66,13 @@ export function* encodeSnapshot(
     w.uvarint(a.memberId);
     w.u8(alarmTypes.indexOf(a.alarm));
   }
-  const auth = store.auth;
   w.u8(auth.enabled ? 1 : 0);
   w.uvarint(auth.revision);
-  const users = auth.allUsers();
   w.uvarint(users.length);
   for (const u of users) {
     writeUser(w, u);
     if (w.length >= chunkBytes) yield flush();
   }
-  const roles = auth.allRoles();
   w.uvarint(roles.length);
   for (const r of roles) {
     writeRole(w, r);
@@ -80,11 +85,12 @@ export function* encodeSnapshot(
     w.uvarint(remaining);
     if (w.length >= chunkBytes) yield flush();
   }
-  const h = kv.history;
-  const records = h.orderLength;
   w.uvarint(records);
   for (let i = 0; i < records; i++) {
-    assert(kv.mutations === mutations, "encodeSnapshot: the store changed while a snapshot was being read");
+    assert(
+      kv.rewrites === rewrites,
+      "encodeSnapshot: the history was rewritten while a snapshot was being read",
+    );
     const slot = h.order[i] as number;
     w.bytes(kv.keyBytesOf(slot));
     w.uvarint(h.main(slot));

@@ -23,7 +23,12 @@ export interface SnapshotSaveEvent {
   readonly index: number;
   /** Bytes of snapshot data. */
   readonly bytes: number;
+  /** From the start of encoding to the file synced. */
   readonly durationMs: number;
+  /** Encoding alone (sliced: the member went on serving and applying meanwhile). */
+  readonly encodeMs: number;
+  /** Entries this member applied while the snapshot was encoded. */
+  readonly appliedWhileEncoding: number;
 }
 
 /** `synod:member:apply`: an {@link ApplyEvent} after each applied batch. */

@@ -6,6 +6,7 @@ import { SeededRng } from "../lib/rng.js";
 import {
   type Command,
   type CommandResponse,
+  commandRewritesHistory,
   decodeSnapshot,
   EMPTY_BYTES,
   encodeSnapshot,
@@ -79,6 +80,11 @@ export interface MemberOptions {
   readonly requestTimeoutMs?: number;
   readonly mvcc?: MvccStoreOptions;
   readonly wal?: WalOptions;
+  /**
+   * How snapshot encoding gives the event loop back between slices: default a `setImmediate`
+   * turn. Tests pass a gate to hold an encoding open.
+   */
+  readonly snapshotYield?: () => Promise<void>;
   readonly transport: MemberTransport;
   readonly logger?: Logger;
 }
@@ -102,8 +108,11 @@ interface PendingProposal {
 
 /** Largest number of ticks replayed after the process was paused (bounded catch-up). */
 const catchUpTicksMax = 1000;
-/** Longest run of snapshot encoding before the event loop gets a turn, in milliseconds. */
-const snapshotEncodeSliceMs = 10;
+/**
+ * Longest run of snapshot encoding before the event loop gets a turn, in milliseconds: a
+ * request's path through the member takes several turns, each of which may wait this long.
+ */
+const snapshotEncodeSliceMs = 2;
 /** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
 const leaseRevokesPerTickMax = 100;
 
@@ -145,10 +154,14 @@ export class Member {
   #loopRunning = false;
   #loopDone: Promise<void> = Promise.resolve();
   #kicked = false;
-  /** A snapshot's file is being written (see {@link #maybeSnapshot}). */
+  /** A snapshot is being encoded or its file written (see {@link #maybeSnapshot}). */
   #snapshotting = false;
-  /** A snapshot of the state machine is being encoded: nothing may be applied meanwhile. */
-  #encoding = false;
+  /** The store whose snapshot is being encoded: compactions wait (see {@link #applyCommitted}). */
+  #encoding: MvccStore | null = null;
+  /** Committed entries held back until the snapshot encoding ends (a compaction and what follows). */
+  #heldBack: Entry[] = [];
+  /** Entries applied while the current snapshot was encoded (reported with it). */
+  #appliedWhileEncoding = 0;
   /** A Ready's WAL write is in flight (see {@link #whileWriting}). */
   #writing = false;
   #stopped = false;
@@ -289,6 +302,11 @@ export class Member {
 
   get raftTerm(): number {
     return this.#raw.raft.term;
+  }
+
+  /** Whether a snapshot of the state machine is being encoded (compactions wait for it). */
+  get encodingSnapshot(): boolean {
+    return this.#encoding !== null;
   }
 
   get appliedIndex(): number {
@@ -463,7 +481,6 @@ export class Member {
       this.#kicked = false;
       if (!this.#loopRunning) this.#loopDone = this.#loop();
       else if (this.#writing && !this.#stopped) this.#whileWriting();
-      else if (this.#encoding && !this.#stopped) this.#send(this.#raw.takeEarlyMessages());
     });
   }
 
@@ -574,13 +591,26 @@ export class Member {
     this.#raw.advance();
     if (rd.softState !== null) this.#onRoleChange();
     this.#releaseReads();
-    await this.#maybeSnapshot();
+    this.#maybeSnapshot();
   }
 
+  /**
+   * Applies committed entries in order. While a snapshot is encoded, a compaction (which moves
+   * the records the encoder reads) and every entry after it are held back until it ends.
+   */
   #applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const applyStartMs = performance.now();
-    for (const e of entries) this.#apply(e);
+    if (this.#encoding === null) for (const e of entries) this.#apply(e);
+    else {
+      for (const e of entries) {
+        if (this.#heldBack.length > 0 || rewritesHistory(e)) this.#heldBack.push(e);
+        else {
+          this.#apply(e);
+          this.#appliedWhileEncoding++;
+        }
+      }
+    }
     this.#reclaimer.afterApply(this.store.releasedBytes);
     if (applyChannel.hasSubscribers) {
       applyChannel.publish({
@@ -702,15 +732,14 @@ export class Member {
   // ------------------------------------------------------------------ snapshots
 
   /**
-   * Takes a snapshot every `snapshotCount` applied entries. The state is encoded into the MVCC
-   * encoder's chunks, never joined in memory, a slice of {@link snapshotEncodeSliceMs} at a time:
-   * between slices the event loop serves clients and peers, and a leader's heartbeats and appends
-   * go out, but the loop takes no Ready and applies nothing (the snapshot is the state as of
-   * `applied`). The file is then written in the background while the loop goes on (a stalled loop
-   * stalls the cluster), and only once it is durable does the storage record the snapshot and
-   * drop the log before it (keeping `catchUpEntries`). One at a time.
+   * Takes a snapshot every `snapshotCount` applied entries, one at a time, in the background. The
+   * state as of `applied` is encoded into the MVCC encoder's chunks (never joined in memory) a
+   * slice of {@link snapshotEncodeSliceMs} at a time while the loop goes on applying (new
+   * revisions only append records, which the encoder leaves out; a compaction waits, see
+   * {@link #applyCommitted}). The file is then written, and only once it is durable does the
+   * storage record the snapshot and drop the log before it (keeping `catchUpEntries`).
    */
-  async #maybeSnapshot(): Promise<void> {
+  #maybeSnapshot(): void {
     if (this.#snapshotting) return;
     const count = this.options.snapshotCount ?? 100_000;
     const snapIndex = this.#storage.snapshot().metadata.index;
@@ -719,39 +748,58 @@ export class Member {
     // A follower may have applied entries it has not yet written (committed ones that arrived
     // during its last write, see #whileWriting): the snapshot waits until they are in the log.
     if (applied > this.#storage.lastIndex()) return;
-    const startMs = performance.now();
-    const confState = this.#raw.confState();
-    const term = this.#storage.term(applied);
-    const parts: Uint8Array[] = [];
-    this.#encoding = true;
-    try {
-      let sliceStartMs = startMs;
-      for (const part of encodeMemberSnapshotParts(this.members(), encodeSnapshot(this.store))) {
-        parts.push(part);
-        if (performance.now() - sliceStartMs < snapshotEncodeSliceMs) continue;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStartMs = performance.now();
-      }
-    } finally {
-      this.#encoding = false;
-    }
-    if (this.#stopped) return;
-    const encodeMs = performance.now() - startMs;
-    let bytes = 0;
-    for (const p of parts) bytes += p.length;
     this.#snapshotting = true;
-    this.#wal
-      .saveSnapshotParts({ index: applied, term, confState }, parts)
-      .then(
-        () => this.#snapshotSaved(applied, confState, bytes, startMs, encodeMs),
-        (e: unknown) => {
-          if (!this.#stopped)
-            this.logger.warn("member: saving a snapshot failed", { index: applied, error: String(e) });
-        },
-      )
+    this.#takeSnapshot(applied)
+      .catch((e: unknown) => {
+        if (!this.#stopped)
+          this.logger.warn("member: taking a snapshot failed", { index: applied, error: String(e) });
+      })
       .finally(() => {
         this.#snapshotting = false;
       });
+  }
+
+  async #takeSnapshot(applied: number): Promise<void> {
+    const startMs = performance.now();
+    const confState = this.#raw.confState();
+    const term = this.#storage.term(applied);
+    const store = this.store;
+    const parts: Uint8Array[] = [];
+    this.#encoding = store;
+    this.#appliedWhileEncoding = 0;
+    try {
+      // The first part is taken in this turn: the encoder reads the state as of `applied` then.
+      const pause = this.options.snapshotYield ?? nextTurn;
+      let sliceStartMs = startMs;
+      for (const part of encodeMemberSnapshotParts(this.members(), encodeSnapshot(store))) {
+        parts.push(part);
+        if (performance.now() - sliceStartMs < snapshotEncodeSliceMs) continue;
+        await pause();
+        // A snapshot installed from the leader replaced the store: this one is stale.
+        if (this.#stopped || this.store !== store) return;
+        sliceStartMs = performance.now();
+      }
+    } finally {
+      this.#encoding = null;
+      this.#releaseHeldBack();
+    }
+    if (this.#stopped) return;
+    const encodeMs = performance.now() - startMs;
+    const appliedWhileEncoding = this.#appliedWhileEncoding;
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    await this.#wal.saveSnapshotParts({ index: applied, term, confState }, parts);
+    this.#snapshotSaved(applied, confState, bytes, startMs, encodeMs, appliedWhileEncoding);
+  }
+
+  /** Applies the entries held back while a snapshot was encoded. */
+  #releaseHeldBack(): void {
+    if (this.#heldBack.length === 0 || this.#stopped) return;
+    const entries = this.#heldBack;
+    this.#heldBack = [];
+    this.#applyCommitted(entries);
+    this.#releaseReads();
+    this.#kick();
   }
 
   /** The snapshot at `applied` is on disk: the storage records it and compacts the log. */
@@ -761,6 +809,7 @@ export class Member {
     bytes: number,
     startMs: number,
     encodeMs: number,
+    appliedWhileEncoding: number,
   ): void {
     this.#reclaimer.dropped(bytes);
     // A snapshot installed from the leader meanwhile supersedes it.
@@ -776,6 +825,8 @@ export class Member {
         index: applied,
         bytes,
         durationMs,
+        encodeMs,
+        appliedWhileEncoding,
       } satisfies SnapshotSaveEvent);
     }
     this.logger.info("member: snapshot saved", {
@@ -783,6 +834,7 @@ export class Member {
       bytes,
       ms: Math.round(durationMs),
       encodeMs: Math.round(encodeMs),
+      appliedWhileEncoding,
     });
   }
 
@@ -824,6 +876,8 @@ export class Member {
   }
 
   #installSnapshot(): void {
+    // Entries held back for a snapshot encoding are older than the installed snapshot.
+    this.#heldBack = [];
     const { store, members } = restoreState(this.#storage, this.options.mvcc ?? {});
     store.adoptWatchers(this.store);
     this.store = store;
@@ -831,6 +885,16 @@ export class Member {
     for (const m of members) this.#setMember(m);
     this.logger.info("member: installed snapshot", { index: store.appliedIndex });
   }
+}
+
+/** Whether a committed entry compacts the MVCC history (see {@link commandRewritesHistory}). */
+function rewritesHistory(e: Entry): boolean {
+  if (e.type !== EntryType.normal || e.data.length === 0 || unwrapHashCheck(e.data) !== null) return false;
+  return commandRewritesHistory(unwrapCommand(e.data).command);
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nowMs(): number {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type Command,
+  commandRewritesHistory,
   decodeCommand,
   MvccErrorCodes as E,
   encodeCommand,
@@ -119,6 +120,27 @@ test("encodeCommand/decodeCommand: every command type round-trips exactly", () =
     const back = decodeCommand(data);
     assert.deepEqual(back, { requestId: 1000 + i, command }, command.type);
   }
+});
+
+test("commandRewritesHistory: true for compactions only, with or without auth, false for garbage", () => {
+  // Proves the header peek a member uses to hold compactions back while a snapshot is encoded.
+  for (const [i, command] of samples.entries()) {
+    for (const auth of [undefined, { revision: 3, user: "alice" }]) {
+      const data = encodeCommand(
+        auth === undefined ? { requestId: i, command } : { requestId: i, command, auth },
+      );
+      assert.equal(
+        commandRewritesHistory(data),
+        command.type === "compact",
+        `${command.type} auth=${auth !== undefined}`,
+      );
+    }
+  }
+  assert.ok(samples.some((c) => c.type === "compact"));
+  const compact = encodeCommand({ requestId: 1, command: { type: "compact", revision: 9 } });
+  assert.equal(commandRewritesHistory(compact.subarray(0, 2)), false);
+  assert.equal(commandRewritesHistory(new Uint8Array([7, 1, 5])), false);
+  assert.equal(commandRewritesHistory(new Uint8Array(0)), false);
 });
 
 test("decodeCommand: malformed input is refused with a reason", () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { utf8 } from "../../src/mvcc/mod.js";
+import { type SnapshotSaveEvent, snapshotSaveChannel } from "../../src/server/diagnostics.js";
 import type { MemberInfo } from "../../src/server/envelope.js";
 import { Member } from "../../src/server/member.js";
 import { LoopNet } from "../../src/testing/loopnet.js";
@@ -31,6 +32,7 @@ interface Cluster {
       snapshotCount?: number;
       requestTimeoutMs?: number;
       slowWalMs?: number;
+      snapshotYield?: () => Promise<void>;
     },
   ): Promise<Member>;
   stopAll(): Promise<void>;
@@ -59,6 +61,7 @@ function cluster(): Cluster {
         ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
         catchUpEntries: 5,
         ...(opts.slowWalMs === undefined ? {} : { wal: { fs: slowFs(dir, opts.slowWalMs) } }),
+        ...(opts.snapshotYield === undefined ? {} : { snapshotYield: opts.snapshotYield }),
         transport: net.transport(id),
       });
       net.attach(id, m);
@@ -228,28 +231,86 @@ test("Member: a follower that applies entries it has not yet written takes no sn
   }
 });
 
-test("Member: a snapshot encoded over several event-loop turns sees no apply meanwhile, and writes go on after it", async () => {
-  // Proves the sliced snapshot encoding: while a large state is encoded (several slices), writes
-  // keep arriving from every member and heartbeats keep flowing, nothing is applied until the
-  // encoding ends (the MVCC encoder asserts the store does not change), and every write succeeds.
+test("Member: a snapshot is encoded while writes go on being applied; a compaction waits for it", async () => {
+  // Proves the background snapshot: while every member's encoding of a large state is held open
+  // (between two slices), writes from every member are still committed, applied and answered; a
+  // compaction and the writes after it wait, unanswered, until the encoding ends and then all
+  // succeed; no election happens; and a member restarted from the snapshot and the log after it
+  // ends with the same state as the others.
   const c = cluster();
+  const events: SnapshotSaveEvent[] = [];
+  const onSnapshot = (m: unknown): void => {
+    events.push(m as SnapshotSaveEvent);
+  };
+  snapshotSaveChannel.subscribe(onSnapshot);
+  let open = false;
+  let release = (): void => {};
+  const opened = new Promise<void>((r) => {
+    release = r;
+  });
+  const gate = (): Promise<void> => (open ? Promise.resolve() : opened);
   try {
-    for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 600 });
+    for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 300, snapshotYield: gate });
     await until("a leader", () => leaderOf(c) !== undefined);
     const members = [...c.members.values()];
-    const big = new Uint8Array(16 * 1024).fill(7);
+    const big = new Uint8Array(64 * 1024).fill(7);
     const writes: Promise<{ ok: boolean }>[] = [];
-    for (let i = 0; i < 1200; i++) {
-      writes.push(
-        (members[i % 3] as Member).propose({ type: "put", request: { key: key(`b${i}`), value: big } }),
-      );
-      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 300; i++) {
+      const m = members[i % 3] as Member;
+      writes.push(m.propose({ type: "put", request: { key: key(`b${i % 200}`), value: big } }));
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
     }
-    const results = await Promise.all(writes);
-    assert.ok(results.every((w) => w.ok));
-    await until("all applied", () => new Set([...c.members.values()].map((m) => m.appliedIndex)).size === 1);
+    assert.ok((await Promise.all(writes)).every((w) => w.ok));
+    await until("every member encoding", () => members.every((m) => m.encodingSnapshot));
+    for (let i = 0; i < 9; i++) {
+      const w = await (members[i % 3] as Member).propose({
+        type: "put",
+        request: { key: key(`e${i}`), value: key("v") },
+      });
+      assert.ok(w.ok, "a write is applied while the snapshot is encoded");
+    }
+    const encoder = members[0] as Member;
+    let settled = 0;
+    const compaction = encoder
+      .propose({ type: "compact", revision: encoder.store.currentRevision })
+      .then((r) => ({ ok: r.ok, encodingAtAnswer: encoder.encodingSnapshot }))
+      .finally(() => settled++);
+    const after: Promise<{ ok: boolean }>[] = [];
+    for (let i = 0; i < 30; i++)
+      after.push(
+        (members[i % 3] as Member)
+          .propose({ type: "put", request: { key: key(`d${i}`), value: key("w") } })
+          .finally(() => settled++),
+      );
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(settled, 0, "the compaction and the writes after it wait for the encoding");
+    assert.ok(members.every((m) => m.encodingSnapshot));
+    open = true;
+    release();
+    const compacted = await compaction;
+    assert.ok(compacted.ok);
+    assert.equal(compacted.encodingAtAnswer, false);
+    assert.ok((await Promise.all(after)).every((w) => w.ok));
+    await until("three snapshots saved", () => new Set(events.map((e) => e.member)).size === 3, 20_000);
+    for (const e of events)
+      assert.ok(e.appliedWhileEncoding >= 9, `member ${e.member}: ${e.appliedWhileEncoding}`);
     assert.equal(new Set(members.map((m) => m.raftTerm)).size, 1, "no election");
+    // A follower restarted from its snapshot and log agrees with the leader.
+    const follower = members.find((m) => !m.isLeader) as Member;
+    await until("all applied", () => new Set(members.map((m) => m.appliedIndex)).size === 1);
+    c.net.detach(follower.id);
+    await follower.stop();
+    c.members.delete(follower.id);
+    const back = await c.start(follower.id, { snapshotCount: 300 });
+    await back.linearizableRead();
+    const leader = leaderOf(c) as Member;
+    await until("restarted member applied", () => back.appliedIndex === leader.appliedIndex);
+    assert.equal(back.store.currentRevision, leader.store.currentRevision);
+    assert.equal(back.store.compactRevision, leader.store.compactRevision);
+    assert.deepEqual(back.store.hashKv(0), leader.store.hashKv(0));
   } finally {
+    release();
+    snapshotSaveChannel.unsubscribe(onSnapshot);
     await c.stopAll();
   }
 });
