@@ -41,6 +41,17 @@ export class Writer {
     return this.#buf.slice(0, this.#len);
   }
 
+  /**
+   * The bytes written, without a copy (a view of the current buffer), leaving the writer empty
+   * with a fresh buffer of `nextBytes`: for streams of large chunks.
+   */
+  take(nextBytes: number): Uint8Array {
+    const out = this.#buf.subarray(0, this.#len);
+    this.#buf = new Uint8Array(nextBytes);
+    this.#len = 0;
+    return out;
+  }
+
   /** Forgets the bytes written, keeping the buffer. */
   reset(): void {
     this.#len = 0;

@@ -3,6 +3,8 @@
  * leases, a watch hub, hashes, snapshots and a versioned command encoding. Pure: no I/O, no clock,
  * no randomness. See docs/mvcc.md.
  */
+
+export { crc32Update } from "../lib/crc32.js";
 export {
   type AuthApplied,
   type AuthCommand,
@@ -55,7 +57,6 @@ export {
   type MvccResult,
   mvccErrorMessages,
 } from "./errors.js";
-export { crc32Update } from "./hash.js";
 export { expiredLeaseRetryMs, type Lease, leaseIdMax, validLeaseId } from "./lessor.js";
 export * as limits from "./limits.js";
 export { defaultLimits, type MvccLimits } from "./limits.js";

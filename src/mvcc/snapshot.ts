@@ -1,4 +1,5 @@
 import { assert } from "../lib/assert.js";
+import { crc32Update } from "../lib/crc32.js";
 import {
   type AuthPermission,
   type AuthRole,
@@ -11,7 +12,6 @@ import {
 } from "./auth.js";
 import { bytesToBinary, concatBytes, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
-import { crc32Update } from "./hash.js";
 import { validLeaseId } from "./lessor.js";
 import { snapshotChunkBytes } from "./limits.js";
 import { MvccStore, type MvccStoreOptions } from "./store.js";
@@ -50,9 +50,8 @@ export function* encodeSnapshot(
   const w = new Writer(chunkBytes + 1024);
   let crc = 0;
   const flush = (): Uint8Array => {
-    const out = w.finish();
+    const out = w.take(chunkBytes + 1024);
     crc = crc32Update(crc, out);
-    w.reset();
     return out;
   };
   w.raw(magic);

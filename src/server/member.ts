@@ -1,5 +1,7 @@
 import { randomInt } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { assert } from "../lib/assert.js";
+import { useNativeCrc32 } from "../lib/crc32.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import { SeededRng } from "../lib/rng.js";
@@ -108,6 +110,10 @@ interface PendingProposal {
 
 /** Largest number of ticks replayed after the process was paused (bounded catch-up). */
 const catchUpTicksMax = 1000;
+// Snapshots (MVCC data and WAL files) are checksummed with zlib's CRC-32, about ten times faster
+// than the pure layers' JS loop, with identical results.
+useNativeCrc32(crc32);
+
 /**
  * Longest run of snapshot encoding before the event loop gets a turn, in milliseconds: a
  * request's path through the member takes several turns, each of which may wait this long.

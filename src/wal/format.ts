@@ -17,6 +17,8 @@
  * 64-bit integers are written as two little-endian u32 halves (low first) and must be safe
  * integers (below 2^53).
  */
+
+import { crc32Update } from "../lib/crc32.js";
 import type {
   ConfState,
   Entry,
@@ -28,7 +30,7 @@ import type {
   SnapshotMetadata,
   Term,
 } from "../raft/types.js";
-import { crc32c, crc32cUpdate } from "./crc32c.js";
+import { crc32c } from "./crc32c.js";
 
 /** Bytes of a record header. */
 export const recordHeaderBytes = 16;
@@ -350,8 +352,17 @@ export const tempSuffix = ".tmp";
 // -------------------------------------------------------------------------------- snapshot files
 
 const snapshotMagic = [0x53, 0x59, 0x4e, 0x4f, 0x44, 0x53, 0x4e, 0x50]; // "SYNODSNP"
-/** The snapshot file layout version this code writes and reads. */
-export const snapshotFileVersion = 1;
+/**
+ * The snapshot file layout version this code writes: 2, whose trailer is a CRC-32 (IEEE, which
+ * the host may compute natively, see `useNativeCrc32`). Version 1, the same layout with a
+ * CRC-32C trailer, still reads.
+ */
+export const snapshotFileVersion = 2;
+
+/** The checksum of a snapshot file of `version` over `b[0, end)`. */
+function snapshotFileCrc(version: number, b: Uint8Array, end: number): number {
+  return version === 1 ? crc32c(b, 0, end) : crc32Update(0, b.subarray(0, end));
+}
 
 function confStateBytes(c: ConfState): number {
   return (
@@ -362,7 +373,7 @@ function confStateBytes(c: ConfState): number {
 /**
  * Encodes a snapshot file: `"SYNODSNP"`, u32 version, u32 metadata length, metadata (u64 index,
  * u64 term, u8 autoLeave, then voters, votersOutgoing, learners, learnersNext each as u32 count
- * and count × u64), u64 data length, data, and a u32 CRC-32C of everything before it.
+ * and count × u64), u64 data length, data, and a u32 CRC-32 of everything before it.
  */
 export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   const header = encodeSnapshotFileHeader(s.metadata, s.data.length);
@@ -370,14 +381,14 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   out.set(header, 0);
   out.set(s.data, header.length);
   const at = header.length + s.data.length;
-  putU32(out, at, crc32cUpdate(0, out, 0, at));
+  putU32(out, at, snapshotFileCrc(snapshotFileVersion, out, at));
   return out;
 }
 
 /**
  * The bytes of a snapshot file before its data (see {@link encodeSnapshotFile}), for a writer
  * that streams the data: the file is this header, `dataBytes` of data, then
- * {@link snapshotFileTrailer} of the CRC-32C of the header and the data.
+ * {@link snapshotFileTrailer} of the CRC-32 of the header and the data.
  */
 export function encodeSnapshotFileHeader(metadata: SnapshotMetadata, dataBytes: number): Uint8Array {
   const c = metadata.confState;
@@ -403,7 +414,7 @@ export function encodeSnapshotFileHeader(metadata: SnapshotMetadata, dataBytes: 
   return out;
 }
 
-/** The last bytes of a snapshot file: `crc`, the CRC-32C of everything before them. */
+/** The last bytes of a snapshot file: `crc`, the CRC-32 of everything before them. */
 export function snapshotFileTrailer(crc: number): Uint8Array {
   const out = new Uint8Array(4);
   putU32(out, 0, crc);
@@ -414,10 +425,10 @@ export function snapshotFileTrailer(crc: number): Uint8Array {
 export function decodeSnapshotFile(b: Uint8Array): Snapshot | string {
   if (b.length < 16 + 4) return `too short (${b.length} bytes)`;
   for (let i = 0; i < snapshotMagic.length; i++) if (b[i] !== snapshotMagic[i]) return "bad magic";
-  const crc = getU32(b, b.length - 4);
-  if (crc32c(b, 0, b.length - 4) !== crc) return "CRC mismatch";
   const version = getU32(b, 8);
-  if (version !== snapshotFileVersion) return `unknown snapshot file version ${version}`;
+  if (version !== 1 && version !== snapshotFileVersion) return `unknown snapshot file version ${version}`;
+  const crc = getU32(b, b.length - 4);
+  if (snapshotFileCrc(version, b, b.length - 4) !== crc) return "CRC mismatch";
   const metaLen = getU32(b, 12);
   if (16 + metaLen + 8 + 4 > b.length || metaLen < 17) return "metadata length out of range";
   const index = getU64(b, 16);

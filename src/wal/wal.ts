@@ -10,11 +10,11 @@
  * further work, so nothing after the failure is ever acknowledged.
  */
 import { AssertionError, assert } from "../lib/assert.js";
+import { crc32Update } from "../lib/crc32.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
 import { type Logger, noopLogger } from "../lib/logger.js";
 import type { Snapshot, SnapshotMetadata } from "../raft/types.js";
 import { type PersistRequest, WalCore, type WalCoreOptions, type WalRequest } from "./core.js";
-import { crc32cUpdate } from "./crc32c.js";
 import {
   decodeSnapshotFile,
   encodeSnapshotFileHeader,
@@ -290,10 +290,10 @@ export class Wal {
       throw new OpError({ op: "create", file }, err);
     }
     try {
-      let crc = crc32cUpdate(0, header);
+      let crc = crc32Update(0, header);
       await write(f, header);
       for (const p of parts) {
-        crc = crc32cUpdate(crc, p);
+        crc = crc32Update(crc, p);
         await write(f, p);
       }
       await write(f, snapshotFileTrailer(crc));

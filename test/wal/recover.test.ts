@@ -3,9 +3,18 @@
 // missing segments, leftovers of interrupted writes and records of unknown versions.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { crc32Update } from "../../src/lib/crc32.js";
 import { SeededRng } from "../../src/lib/rng.js";
 import { crc32c } from "../../src/wal/crc32c.js";
-import { parseSegmentName, parseSnapshotName, RecordType, readRecord } from "../../src/wal/format.js";
+import {
+  decodeSnapshotFile,
+  encodeSnapshotFile,
+  parseSegmentName,
+  parseSnapshotName,
+  RecordType,
+  readRecord,
+  snapshotFileVersion,
+} from "../../src/wal/format.js";
 import { type Recovered, type RecoveryError, recover } from "../../src/wal/recover.js";
 import { DiskWal, entries, hs, mustRecover, snapshotAt } from "./helpers.js";
 
@@ -338,4 +347,31 @@ test("recover: an empty directory is a fresh WAL; the first open creates segment
   const again = mustRecover(w.disk.files());
   assert.equal(again.fresh, false);
   assert.equal(again.lastIndex, 0);
+});
+
+test("decodeSnapshotFile: version 2 files (CRC-32) are written; version 1 files (CRC-32C) still read", () => {
+  // Proves the snapshot file format change keeps old data directories readable: the same bytes
+  // relabelled as version 1 with a CRC-32C trailer decode to the same snapshot, while a trailer
+  // of the wrong kind for its version, or an unknown version, is refused.
+  const snap = snapshotAt(42, 7);
+  const v2 = encodeSnapshotFile(snap);
+  const view = new DataView(v2.buffer, v2.byteOffset, v2.length);
+  assert.equal(view.getUint32(8, true), snapshotFileVersion);
+  assert.equal(snapshotFileVersion, 2);
+  assert.deepEqual(decodeSnapshotFile(v2), snap);
+  const v1 = v2.slice();
+  const v1view = new DataView(v1.buffer);
+  v1view.setUint32(8, 1, true);
+  v1view.setUint32(v1.length - 4, crc32c(v1, 0, v1.length - 4), true);
+  assert.deepEqual(decodeSnapshotFile(v1), snap);
+  const wrongKind = v1.slice();
+  new DataView(wrongKind.buffer).setUint32(
+    wrongKind.length - 4,
+    crc32Update(0, wrongKind.subarray(0, wrongKind.length - 4)),
+    true,
+  );
+  assert.equal(decodeSnapshotFile(wrongKind), "CRC mismatch");
+  const v3 = v2.slice();
+  new DataView(v3.buffer).setUint32(8, 3, true);
+  assert.equal(decodeSnapshotFile(v3), "unknown snapshot file version 3");
 });
