@@ -4,8 +4,9 @@
 // 3-member Synod (real processes, free loopback ports, data under one temporary folder, the same
 // --heartbeat-interval and --election-timeout, fsync on), measures the machine's own limits
 // (raw fdatasync rate on that disk, loopback round trip), runs every workload against both in
-// alternation, runs `etcdctl check perf --load=l` against both, optionally loads 1M keys of
-// 100 bytes and reads each member's RSS (--memory), and prints one table: workload, etcd figure,
+// alternation, runs `etcdctl check perf --load=l` against two fresh clusters, optionally loads
+// 1M keys of 100 bytes into two more fresh clusters and reads each member's RSS (--memory), and
+// prints one table: workload, etcd figure,
 // Synod figure, ratio Synod/etcd, target, PASS/MISS. Both clusters are stopped by pid at the end,
 // also on failure or Ctrl-C.
 //
@@ -172,12 +173,25 @@ async function main(): Promise<void> {
     }
     const rows: Row[] = pairs.map(rowOf);
 
+    // check perf and the memory step each run on two fresh clusters (new data directories): the
+    // workloads before leave each cluster a different history (the faster side holds more
+    // revisions by then), and Synod's snapshots cost in proportion to the state they hold.
+    const freshPair = async (name: string): Promise<[BenchCluster, BenchCluster]> => {
+      await stopAll();
+      clusters.length = 0;
+      const dir = join(root, name);
+      clusters.push(await startCluster(dir, etcdLauncher(), cluster));
+      clusters.push(await startCluster(dir, synodLauncher(s.synodMain, s.synodNodeArgs), cluster));
+      return clusters as [BenchCluster, BenchCluster];
+    };
+
     let perf: { etcd: CheckPerf; synod: CheckPerf } | null = null;
     if (s.checkPerfLoad !== "none" && (s.only === null || s.only.has("check-perf"))) {
-      log(`etcdctl check perf --load=${s.checkPerfLoad} (about a minute each)`);
-      const e = await checkPerf(etcd.endpoints, s.checkPerfLoad);
+      log(`etcdctl check perf --load=${s.checkPerfLoad} on two fresh clusters (about a minute each)`);
+      const [etcdFresh, synodFresh] = await freshPair("check-perf");
+      const e = await checkPerf(etcdFresh.endpoints, s.checkPerfLoad);
       log(`  etcd : ${e.lines.join(" | ")}`);
-      const sy = await checkPerf(synod.endpoints, s.checkPerfLoad);
+      const sy = await checkPerf(synodFresh.endpoints, s.checkPerfLoad);
       log(`  synod: ${sy.lines.join(" | ")}`);
       perf = { etcd: e, synod: sy };
       rows.push(checkPerfRow(s.checkPerfLoad, e, sy));
@@ -185,9 +199,10 @@ async function main(): Promise<void> {
 
     let memory: { etcd: number[]; synod: number[] } | null = null;
     if (s.memory) {
-      log(`memory: ${s.memoryKeys} keys of 100 bytes into each cluster`);
-      const e = await memoryAfterLoad(etcd, s.memoryKeys);
-      const sy = await memoryAfterLoad(synod, s.memoryKeys);
+      log(`memory: ${s.memoryKeys} keys of 100 bytes into each of two fresh clusters`);
+      const [etcdFresh, synodFresh] = await freshPair("memory");
+      const e = await memoryAfterLoad(etcdFresh, s.memoryKeys);
+      const sy = await memoryAfterLoad(synodFresh, s.memoryKeys);
       log(`  RSS etcd  ${e.map(mib).join(", ")}; synod ${sy.map(mib).join(", ")}`);
       memory = { etcd: e, synod: sy };
       rows.push({

@@ -111,6 +111,9 @@ function requestBytes(r: WalRequest): number {
   return n + 40;
 }
 
+/** Bytes of a snapshot file written between two of its fdatasyncs. */
+const snapshotSyncBytes = 8 * 1024 * 1024;
+
 /** The durable log of one member's data directory. */
 export class Wal {
   #recovered: Recovered;
@@ -292,9 +295,22 @@ export class Wal {
     try {
       let crc = crc32Update(0, header);
       await write(f, header);
+      let unsynced = 0;
       for (const p of parts) {
         crc = crc32Update(crc, p);
         await write(f, p);
+        // Synced as it goes: hundreds of megabytes of dirty pages flushed at once would hold up
+        // the log's own fdatasyncs (every commit) for the whole flush.
+        unsynced += p.length;
+        if (unsynced >= snapshotSyncBytes) {
+          unsynced = 0;
+          try {
+            await f.datasync();
+          } catch (err) {
+            throw new OpError({ op: "sync", file }, err);
+          }
+          this.stats.syncs++;
+        }
       }
       await write(f, snapshotFileTrailer(crc));
       try {

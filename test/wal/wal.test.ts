@@ -556,3 +556,44 @@ test("Wal.saveSnapshotParts: the file is written from its parts beside the queue
     await again.close();
   });
 });
+
+test("Wal.saveSnapshotParts: a large snapshot file is synced every 8 MiB as it is written, not only at the end", async () => {
+  // Proves the file's dirty pages never pile up: with 20 MiB of parts, fdatasync runs after the
+  // first 8 MiB and the next 8 MiB are written, and once more at the end; the file reads back whole.
+  await withDir(async (dir) => {
+    const inner = new NodeWalFs(dir);
+    const events: string[] = [];
+    const fs: WalFs = withOpen(inner, async (name, create, open) => {
+      const f = await open(name, create);
+      if (!name.endsWith(".snap.tmp")) return f;
+      return {
+        write: async (bytes, offset) => {
+          events.push(`w${bytes.length}`);
+          await f.write(bytes, offset);
+        },
+        datasync: async () => {
+          events.push("sync");
+          await f.datasync();
+        },
+        close: () => f.close(),
+      };
+    });
+    const wal = await Wal.open(dir, { fs, segmentBytes: 1 << 20 });
+    await wal.save({ entries: entries(1, 30, 1), hardState: hs(1, 30) });
+    const mib = 1 << 20;
+    const parts = Array.from({ length: 20 }, (_, i) => new Uint8Array(mib).fill(i));
+    await wal.saveSnapshotParts(snapshotAt(20, 1).metadata, parts);
+    const syncs = events.map((e, i) => (e === "sync" ? i : -1)).filter((i) => i >= 0);
+    assert.equal(syncs.length, 3, events.join(" "));
+    // header write, then 8 parts before the first sync, 8 more before the second.
+    assert.deepEqual(
+      syncs.map((at) => events.slice(0, at).filter((e) => e === `w${mib}`).length),
+      [8, 16, 20],
+    );
+    const back = await wal.readSnapshot(20, 1);
+    assert.ok(typeof back !== "string", String(back));
+    assert.equal(back.data.length, 20 * mib);
+    assert.equal(back.data[19 * mib], 19);
+    await wal.close();
+  });
+});
