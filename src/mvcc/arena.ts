@@ -102,13 +102,13 @@ export class ValueArena {
     let target: Uint8Array;
     let at: number;
     if (n > sharedRecordBytesMax) {
-      target = new Uint8Array(n);
+      target = sharedBytes(n);
       this.#own.push(target);
       this.lastChunk = ownChunkBase + this.#own.length - 1;
       at = 0;
     } else {
       if (this.#used + n > this.#current.length) {
-        this.#current = new Uint8Array(Math.max(this.#nextChunkBytes, n));
+        this.#current = sharedBytes(Math.max(this.#nextChunkBytes, n));
         this.#nextChunkBytes =
           this.#nextChunkBytes < smallChunkBytesMax ? 4 * this.#nextChunkBytes : chunkBytesMax;
         this.#chunks.push(this.#current);
@@ -213,6 +213,14 @@ export class ValueArena {
     return this.headAt(pos >>> offsetBits, pos & ((1 << offsetBits) - 1), length, at);
   }
 
+  /**
+   * The chunks as they are now, for {@link ArenaBytes} in another thread: every byte appended so
+   * far stays where it is (chunks are shared memory and never overwritten).
+   */
+  chunkLists(): { readonly chunks: Uint8Array[]; readonly own: Uint8Array[] } {
+    return { chunks: [...this.#chunks], own: [...this.#own] };
+  }
+
   #chunk(chunk: number): Uint8Array | undefined {
     return chunk < ownChunkBase ? this.#chunks[chunk] : this.#own[chunk - ownChunkBase];
   }
@@ -231,4 +239,31 @@ function copyInto(target: Uint8Array, source: Uint8Array, at: number): void {
     return;
   }
   for (let i = 0; i < n; i++) target[at + i] = source[i] as number;
+}
+
+/**
+ * Bytes in shared memory: a snapshot encoder in another thread reads the same chunks while this
+ * one appends after them.
+ */
+function sharedBytes(n: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(n));
+}
+
+/** Read-only access to the records of chunks taken with {@link ValueArena.chunkLists}. */
+export class ArenaBytes {
+  readonly #chunks: readonly Uint8Array[];
+  readonly #own: readonly Uint8Array[];
+
+  constructor(lists: { readonly chunks: readonly Uint8Array[]; readonly own: readonly Uint8Array[] }) {
+    this.#chunks = lists.chunks;
+    this.#own = lists.own;
+  }
+
+  /** A view of `length` bytes at (`chunk`, `offset`), as {@link ValueArena.view}. */
+  view(chunk: number, offset: number, length: number): Uint8Array {
+    if (length === 0) return EMPTY_BYTES;
+    const c = chunk < ownChunkBase ? this.#chunks[chunk] : this.#own[chunk - ownChunkBase];
+    assert(c !== undefined, `ArenaBytes: no chunk ${chunk}`);
+    return c.subarray(offset, offset + length);
+  }
 }

@@ -64,7 +64,10 @@ export {
   decodeSnapshot,
   decodeSnapshotAsync,
   encodeSnapshot,
+  encodeSnapshotSource,
   SnapshotDecoder,
+  type SnapshotSource,
+  snapshotSource,
   snapshotVersion,
 } from "./snapshot.js";
 export {

@@ -1,5 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { crc32Update } from "../lib/crc32.js";
+import { ArenaBytes } from "./arena.js";
 import {
   type AuthPermission,
   type AuthRole,
@@ -12,10 +13,11 @@ import {
 } from "./auth.js";
 import { bytesToBinary, concatBytes, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
+import { HistoryRows } from "./history.js";
 import { validLeaseId } from "./lessor.js";
 import { snapshotChunkBytes } from "./limits.js";
 import { MvccStore, type MvccStoreOptions } from "./store.js";
-import { AlarmType } from "./types.js";
+import { type AlarmMember, AlarmType } from "./types.js";
 
 /** First bytes of every snapshot. */
 const magic = new TextEncoder().encode("SYNDMVCC");
@@ -26,13 +28,59 @@ const alarmTypes = [AlarmType.none, AlarmType.noSpace, AlarmType.corrupt] as con
 const snapshotBytesMax = 64 * 1024 * 1024;
 
 /**
- * Encodes the whole state as a stream of chunks of about `chunkBytes` (a chunk may exceed it by
- * one record): format version 2, documented in docs/mvcc.md. Memory stays bounded by one chunk.
- * The snapshot is the state as of the first `next()`, which reads every counter, lease, alarm,
- * user and role and the number of records. Writes may go on while the rest is consumed: they
- * only append records (users and roles are replaced, never changed in place; leases are copied),
- * so the first `records` in revision order are still the state it started from. A compaction or
- * repack meanwhile moves records: a broken invariant, it throws.
+ * Everything a snapshot holds, captured from a store at one moment by {@link snapshotSource}:
+ * counters, alarms, auth, leases (copied), the retained records' slots in revision order (a copy)
+ * and the history pages and arena chunks they live in (shared memory, not copied). Structured
+ * clone keeps it whole, so another thread can encode it with {@link encodeSnapshotSource} while
+ * the store goes on with writes, which only append records. A compaction or repack moves records:
+ * the store must not compact until the encoding is done.
+ */
+export interface SnapshotSource {
+  readonly appliedIndex: number;
+  readonly currentRevision: number;
+  readonly compactRevision: number;
+  readonly nextLeaseId: number;
+  readonly alarms: readonly AlarmMember[];
+  readonly authEnabled: boolean;
+  readonly authRevision: number;
+  readonly users: readonly AuthUser[];
+  readonly roles: readonly AuthRole[];
+  /** `[id, ttl, remainingTtl]` per lease. */
+  readonly leases: readonly (readonly [number, number, number])[];
+  /** Record slots in revision order. */
+  readonly order: Int32Array;
+  readonly pages: readonly Float64Array[];
+  readonly chunks: { readonly chunks: readonly Uint8Array[]; readonly own: readonly Uint8Array[] };
+}
+
+/** Captures the state of `store` now (see {@link SnapshotSource}); O(records) for the order copy. */
+export function snapshotSource(store: MvccStore): SnapshotSource {
+  const kv = store.kv;
+  const h = kv.history;
+  const auth = store.auth;
+  return {
+    appliedIndex: store.appliedIndex,
+    currentRevision: kv.currentRevision,
+    compactRevision: kv.compactRevision,
+    nextLeaseId: store.lessor.nextId,
+    alarms: store.alarms.map((a) => ({ memberId: a.memberId, alarm: a.alarm })),
+    authEnabled: auth.enabled,
+    authRevision: auth.revision,
+    users: auth.allUsers(),
+    roles: auth.allRoles(),
+    leases: store.lessor.all().map((l) => [l.id, l.ttl, l.remainingTtl] as const),
+    order: h.order.slice(0, h.orderLength),
+    pages: h.pageList(),
+    chunks: kv.arena.chunkLists(),
+  };
+}
+
+/**
+ * Encodes the whole state of `store` as a stream of chunks of about `chunkBytes` (a chunk may
+ * exceed it by one record): format version 2, documented in docs/mvcc.md. Memory stays bounded
+ * by one chunk. The snapshot is the state as of the first `next()`, which captures a
+ * {@link SnapshotSource}. Writes may go on while the rest is consumed (they only append records);
+ * a compaction or repack meanwhile moves records: a broken invariant, it throws.
  */
 export function* encodeSnapshot(
   store: MvccStore,
@@ -40,13 +88,22 @@ export function* encodeSnapshot(
 ): Generator<Uint8Array, void, undefined> {
   const kv = store.kv;
   const rewrites = kv.rewrites;
-  const h = kv.history;
-  const records = h.orderLength;
-  const leases = store.lessor.all().map((l) => [l.id, l.ttl, l.remainingTtl] as const);
-  const alarms = [...store.alarms];
-  const auth = store.auth;
-  const users = auth.allUsers();
-  const roles = auth.allRoles();
+  for (const chunk of encodeSnapshotSource(snapshotSource(store), chunkBytes)) {
+    assert(
+      kv.rewrites === rewrites,
+      "encodeSnapshot: the history was rewritten while a snapshot was being read",
+    );
+    yield chunk;
+  }
+}
+
+/** {@link encodeSnapshot} of a captured {@link SnapshotSource} (in any thread). */
+export function* encodeSnapshotSource(
+  src: SnapshotSource,
+  chunkBytes = snapshotChunkBytes,
+): Generator<Uint8Array, void, undefined> {
+  const rows = new HistoryRows(src.pages);
+  const bytes = new ArenaBytes(src.chunks);
   const w = new Writer(chunkBytes + 1024);
   let crc = 0;
   const flush = (): Uint8Array => {
@@ -56,48 +113,49 @@ export function* encodeSnapshot(
   };
   w.raw(magic);
   w.u8(snapshotVersion);
-  w.uvarint(store.appliedIndex);
-  w.uvarint(kv.currentRevision);
-  w.uvarint(kv.compactRevision);
-  w.uvarint(store.lessor.nextId);
-  w.uvarint(alarms.length);
-  for (const a of alarms) {
+  w.uvarint(src.appliedIndex);
+  w.uvarint(src.currentRevision);
+  w.uvarint(src.compactRevision);
+  w.uvarint(src.nextLeaseId);
+  w.uvarint(src.alarms.length);
+  for (const a of src.alarms) {
     w.uvarint(a.memberId);
     w.u8(alarmTypes.indexOf(a.alarm));
   }
-  w.u8(auth.enabled ? 1 : 0);
-  w.uvarint(auth.revision);
-  w.uvarint(users.length);
-  for (const u of users) {
+  w.u8(src.authEnabled ? 1 : 0);
+  w.uvarint(src.authRevision);
+  w.uvarint(src.users.length);
+  for (const u of src.users) {
     writeUser(w, u);
     if (w.length >= chunkBytes) yield flush();
   }
-  w.uvarint(roles.length);
-  for (const r of roles) {
+  w.uvarint(src.roles.length);
+  for (const r of src.roles) {
     writeRole(w, r);
     if (w.length >= chunkBytes) yield flush();
   }
-  w.uvarint(leases.length);
-  for (const [id, ttl, remaining] of leases) {
+  w.uvarint(src.leases.length);
+  for (const [id, ttl, remaining] of src.leases) {
     w.uvarint(id);
     w.uvarint(ttl);
     w.uvarint(remaining);
     if (w.length >= chunkBytes) yield flush();
   }
+  const order = src.order;
+  const records = order.length;
   w.uvarint(records);
   for (let i = 0; i < records; i++) {
-    assert(
-      kv.rewrites === rewrites,
-      "encodeSnapshot: the history was rewritten while a snapshot was being read",
-    );
-    const slot = h.order[i] as number;
-    w.bytes(kv.keyBytesOf(slot));
-    w.uvarint(h.main(slot));
-    w.uvarint(h.sub(slot));
-    w.uvarint(h.create(slot));
-    w.uvarint(h.version(slot));
-    w.uvarint(h.lease(slot));
-    w.bytes(kv.valueOf(slot));
+    const slot = order[i] as number;
+    const chunk = rows.chunk(slot);
+    const offset = rows.offset(slot);
+    const keyLen = rows.keyLen(slot);
+    w.bytes(bytes.view(chunk, offset, keyLen));
+    w.uvarint(rows.main(slot));
+    w.uvarint(rows.sub(slot));
+    w.uvarint(rows.create(slot));
+    w.uvarint(rows.version(slot));
+    w.uvarint(rows.lease(slot));
+    w.bytes(bytes.view(chunk, offset + keyLen, rows.valLen(slot)));
     if (w.length >= chunkBytes) yield flush();
   }
   const last = w.finish();

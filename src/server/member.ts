@@ -16,6 +16,7 @@ import {
   type MvccResult,
   MvccStore,
   type MvccStoreOptions,
+  snapshotSource,
   utf8,
   type WriteAuth,
 } from "../mvcc/mod.js";
@@ -46,7 +47,6 @@ import {
   EnvelopeEncoder,
   encodeConfContext,
   encodeMemberSnapshot,
-  encodeMemberSnapshotParts,
   type HashCheck,
   type MemberInfo,
   unwrapCommand,
@@ -54,6 +54,7 @@ import {
   wrapHashCheck,
 } from "./envelope.js";
 import { MemoryReclaimer } from "./memory.js";
+import { SnapshotEncoder } from "./snapshotencoder.js";
 
 /** How a member reaches its peers; the TCP peer transport implements it. */
 export interface MemberTransport {
@@ -83,10 +84,10 @@ export interface MemberOptions {
   readonly mvcc?: MvccStoreOptions;
   readonly wal?: WalOptions;
   /**
-   * How snapshot encoding gives the event loop back between slices: default a `setImmediate`
-   * turn. Tests pass a gate to hold an encoding open.
+   * Awaited once a snapshot is encoded, before the encoding counts as done (compactions held back
+   * meanwhile): tests hold an encoding open with it.
    */
-  readonly snapshotYield?: () => Promise<void>;
+  readonly snapshotHold?: () => Promise<void>;
   readonly transport: MemberTransport;
   readonly logger?: Logger;
 }
@@ -114,11 +115,6 @@ const catchUpTicksMax = 1000;
 // than the pure layers' JS loop, with identical results.
 useNativeCrc32(crc32);
 
-/**
- * Longest run of snapshot encoding before the event loop gets a turn, in milliseconds: a
- * request's path through the member takes several turns, each of which may wait this long.
- */
-const snapshotEncodeSliceMs = 2;
 /** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
 const leaseRevokesPerTickMax = 100;
 
@@ -168,6 +164,7 @@ export class Member {
   #heldBack: Entry[] = [];
   /** Entries applied while the current snapshot was encoded (reported with it). */
   #appliedWhileEncoding = 0;
+  readonly #snapshotEncoder = new SnapshotEncoder();
   /** A Ready's WAL write is in flight (see {@link #whileWriting}). */
   #writing = false;
   #stopped = false;
@@ -471,6 +468,7 @@ export class Member {
     for (const r of this.#readsWaitingApply) for (const w of r.waiters) w.reject(err);
     this.#pending.clear();
     this.#pendingConf.clear();
+    await this.#snapshotEncoder.close();
     await this.#wal.close();
   }
 
@@ -739,9 +737,9 @@ export class Member {
 
   /**
    * Takes a snapshot every `snapshotCount` applied entries, one at a time, in the background. The
-   * state as of `applied` is encoded into the MVCC encoder's chunks (never joined in memory) a
-   * slice of {@link snapshotEncodeSliceMs} at a time while the loop goes on applying (new
-   * revisions only append records, which the encoder leaves out; a compaction waits, see
+   * state as of `applied` is captured in this turn and encoded into chunks (never joined in
+   * memory) by the {@link SnapshotEncoder}'s thread while the loop goes on applying (new revisions
+   * only append records, which the encoder leaves out; a compaction waits, see
    * {@link #applyCommitted}). The file is then written, and only once it is durable does the
    * storage record the snapshot and drop the log before it (keeping `catchUpEntries`).
    */
@@ -770,21 +768,15 @@ export class Member {
     const confState = this.#raw.confState();
     const term = this.#storage.term(applied);
     const store = this.store;
-    const parts: Uint8Array[] = [];
+    let parts: Uint8Array[];
     this.#encoding = store;
     this.#appliedWhileEncoding = 0;
     try {
-      // The first part is taken in this turn: the encoder reads the state as of `applied` then.
-      const pause = this.options.snapshotYield ?? nextTurn;
-      let sliceStartMs = startMs;
-      for (const part of encodeMemberSnapshotParts(this.members(), encodeSnapshot(store))) {
-        parts.push(part);
-        if (performance.now() - sliceStartMs < snapshotEncodeSliceMs) continue;
-        await pause();
-        // A snapshot installed from the leader replaced the store: this one is stale.
-        if (this.#stopped || this.store !== store) return;
-        sliceStartMs = performance.now();
-      }
+      // The state as of `applied` is captured in this turn; the thread encodes it meanwhile.
+      parts = await this.#snapshotEncoder.encode(this.members(), snapshotSource(store));
+      await this.options.snapshotHold?.();
+      // A snapshot installed from the leader replaced the store: this one is stale.
+      if (this.#stopped || this.store !== store) return;
     } finally {
       this.#encoding = null;
       this.#releaseHeldBack();
@@ -897,10 +889,6 @@ export class Member {
 function rewritesHistory(e: Entry): boolean {
   if (e.type !== EntryType.normal || e.data.length === 0 || unwrapHashCheck(e.data) !== null) return false;
   return commandRewritesHistory(unwrapCommand(e.data).command);
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nowMs(): number {

@@ -32,7 +32,7 @@ interface Cluster {
       snapshotCount?: number;
       requestTimeoutMs?: number;
       slowWalMs?: number;
-      snapshotYield?: () => Promise<void>;
+      snapshotHold?: () => Promise<void>;
     },
   ): Promise<Member>;
   stopAll(): Promise<void>;
@@ -61,7 +61,7 @@ function cluster(): Cluster {
         ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
         catchUpEntries: 5,
         ...(opts.slowWalMs === undefined ? {} : { wal: { fs: slowFs(dir, opts.slowWalMs) } }),
-        ...(opts.snapshotYield === undefined ? {} : { snapshotYield: opts.snapshotYield }),
+        ...(opts.snapshotHold === undefined ? {} : { snapshotHold: opts.snapshotHold }),
         transport: net.transport(id),
       });
       net.attach(id, m);
@@ -106,6 +106,17 @@ async function until(what: string, f: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Like Promise.all, but waits for every promise (none left to reject unhandled) and names the first failure. */
+async function allOk<T>(ps: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.filter((r) => r.status === "rejected");
+  if (failed.length > 0)
+    throw new Error(
+      `${failed.length} of ${ps.length} failed, first: ${String((failed[0] as PromiseRejectedResult).reason)}`,
+    );
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 function leaderOf(c: Cluster): Member | undefined {
@@ -233,7 +244,7 @@ test("Member: a follower that applies entries it has not yet written takes no sn
 
 test("Member: a snapshot is encoded while writes go on being applied; a compaction waits for it", async () => {
   // Proves the background snapshot: while every member's encoding of a large state is held open
-  // (between two slices), writes from every member are still committed, applied and answered; a
+  // (encoded on the encoder thread, not yet done), writes from every member are still committed, applied and answered; a
   // compaction and the writes after it wait, unanswered, until the encoding ends and then all
   // succeed; no election happens; and a member restarted from the snapshot and the log after it
   // ends with the same state as the others.
@@ -250,7 +261,7 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
   });
   const gate = (): Promise<void> => (open ? Promise.resolve() : opened);
   try {
-    for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 300, snapshotYield: gate });
+    for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 300, snapshotHold: gate });
     await until("a leader", () => leaderOf(c) !== undefined);
     const members = [...c.members.values()];
     const big = new Uint8Array(64 * 1024).fill(7);
@@ -260,7 +271,7 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
       writes.push(m.propose({ type: "put", request: { key: key(`b${i % 200}`), value: big } }));
       if (i % 50 === 49) await new Promise((r) => setImmediate(r));
     }
-    assert.ok((await Promise.all(writes)).every((w) => w.ok));
+    assert.ok((await allOk(writes)).every((w) => w.ok));
     await until("every member encoding", () => members.every((m) => m.encodingSnapshot));
     for (let i = 0; i < 9; i++) {
       const w = await (members[i % 3] as Member).propose({
@@ -282,6 +293,8 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
           .propose({ type: "put", request: { key: key(`d${i}`), value: key("w") } })
           .finally(() => settled++),
       );
+    // Failures are reported by the awaits below, not as unhandled rejections if an assert throws first.
+    for (const p of [compaction, ...after]) p.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(settled, 0, "the compaction and the writes after it wait for the encoding");
     assert.ok(members.every((m) => m.encodingSnapshot));
@@ -290,7 +303,7 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
     const compacted = await compaction;
     assert.ok(compacted.ok);
     assert.equal(compacted.encodingAtAnswer, false);
-    assert.ok((await Promise.all(after)).every((w) => w.ok));
+    assert.ok((await allOk(after)).every((w) => w.ok));
     await until("three snapshots saved", () => new Set(events.map((e) => e.member)).size === 3, 20_000);
     for (const e of events)
       assert.ok(e.appliedWhileEncoding >= 9, `member ${e.member}: ${e.appliedWhileEncoding}`);

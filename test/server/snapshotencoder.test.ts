@@ -1,0 +1,53 @@
+// The snapshot encoder thread: its chunks equal the in-thread encoding of the same captured state,
+// whatever the store does after the capture, and a closed encoder refuses work.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { concatBytes, encodeSnapshot, MvccStore, snapshotSource, utf8 } from "../../src/mvcc/mod.js";
+import { decodeMemberSnapshot, encodeMemberSnapshot, type MemberInfo } from "../../src/server/envelope.js";
+import { SnapshotEncoder } from "../../src/server/snapshotencoder.js";
+
+const members: MemberInfo[] = [
+  {
+    id: 1,
+    name: "m1",
+    peerUrls: ["http://127.0.0.1:2380"],
+    clientUrls: ["http://127.0.0.1:2379"],
+    isLearner: false,
+  },
+];
+
+function put(s: MvccStore, key: string, value: Uint8Array, lease = 0): void {
+  const r = s.put({ key: utf8(key), value, lease });
+  assert.ok(r.ok);
+}
+
+test("SnapshotEncoder: the thread's chunks are the in-thread encoding of the state captured, writes after it left out", async () => {
+  // Proves the encoder thread reads the store's shared pages and chunks correctly: the member
+  // snapshot it returns is byte for byte the one encoded in this thread before any later write,
+  // though puts (some into new arena chunks and history pages) and deletes go on meanwhile.
+  const s = new MvccStore();
+  const lease = s.leaseGrant({ id: 5, ttl: 30 });
+  assert.ok(lease.ok);
+  for (let i = 0; i < 20_000; i++)
+    put(s, `k${i % 5000}`, new Uint8Array(200).fill(i & 255), i % 7 === 0 ? 5 : 0);
+  put(s, "big", new Uint8Array(300 * 1024).fill(9));
+  const expected = encodeMemberSnapshot(members, encodeSnapshot(s));
+  const enc = new SnapshotEncoder();
+  try {
+    const pending = enc.encode(members, snapshotSource(s));
+    for (let i = 0; i < 20_000; i++) put(s, `late${i}`, new Uint8Array(500).fill(1));
+    assert.ok(s.deleteRange({ key: utf8("k1") }).ok);
+    const parts = await pending;
+    assert.ok(parts.length > 3, `${parts.length} chunks`);
+    assert.deepEqual(concatBytes(parts), expected);
+    const split = decodeMemberSnapshot(concatBytes(parts));
+    assert.ok(typeof split !== "string");
+    assert.deepEqual(split.members, members);
+    // A second encoding on the same thread sees the later writes.
+    const again = concatBytes(await enc.encode(members, snapshotSource(s)));
+    assert.deepEqual(again, encodeMemberSnapshot(members, encodeSnapshot(s)));
+  } finally {
+    await enc.close();
+  }
+  await assert.rejects(enc.encode(members, snapshotSource(s)), /closed/);
+});
