@@ -38,7 +38,7 @@ test("SnapshotEncoder: the thread's chunks are the in-thread encoding of the sta
     for (let i = 0; i < 20_000; i++) put(s, `late${i}`, new Uint8Array(500).fill(1));
     assert.ok(s.deleteRange({ key: utf8("k1") }).ok);
     const parts = await pending;
-    assert.ok(parts.length > 3, `${parts.length} chunks`);
+    assert.ok(parts.length >= 2, `${parts.length} chunks (the membership header, then the MVCC stream)`);
     assert.deepEqual(concatBytes(parts), expected);
     const split = decodeMemberSnapshot(concatBytes(parts));
     assert.ok(typeof split !== "string");
