@@ -3,12 +3,8 @@ import type { SnapshotSource } from "../mvcc/mod.js";
 import type { MemberInfo } from "./envelope.js";
 import type { EncodeJob, EncodeResult } from "./snapshotworker.js";
 
-/**
- * Bytes of each snapshot chunk the thread produces (one file write each): at 32 MiB, glibc's
- * malloc maps every chunk on its own and gives it back to the system once it is dropped, where
- * smaller ones would stay in a malloc arena.
- */
-const chunkBytes = 32 * 1024 * 1024;
+/** Bytes of each snapshot chunk the thread produces (one file write each). */
+const chunkBytes = 1024 * 1024;
 
 interface Waiter {
   readonly resolve: (parts: Uint8Array[]) => void;
@@ -59,8 +55,8 @@ export class SnapshotEncoder {
       this.#waiting.delete(r.id);
       if (r.ok) waiter.resolve(r.parts);
       else waiter.reject(new Error(`snapshot encoding failed: ${r.error}`));
-      // Stopped between snapshots: an idle thread keeps its heap and its malloc arena resident
-      // (about 100 MiB per member after a 1M-key load).
+      // Stopped between snapshots: an idle thread keeps its heap and its malloc arena (where the
+      // chunks were allocated) resident, about 100 MiB per member after a 1M-key load.
       if (this.#waiting.size === 0 && this.#worker === w) {
         this.#worker = null;
         void w.terminate();

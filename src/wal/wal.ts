@@ -9,6 +9,7 @@
  * (ENOSPC, EDQUOT) rejects the batch with `walNoSpace`. Either way the WAL then refuses all
  * further work, so nothing after the failure is ever acknowledged.
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { AssertionError, assert } from "../lib/assert.js";
 import { crc32Update } from "../lib/crc32.js";
 import { ErrorCode, SynodError } from "../lib/errors.js";
@@ -113,6 +114,8 @@ function requestBytes(r: WalRequest): number {
 
 /** Bytes of a snapshot file written between two of its fdatasyncs. */
 const snapshotSyncBytes = 8 * 1024 * 1024;
+/** Bytes of a snapshot file checksummed in one event-loop turn. */
+const snapshotCrcSliceBytes = 1024 * 1024;
 
 /** The durable log of one member's data directory. */
 export class Wal {
@@ -296,13 +299,24 @@ export class Wal {
       let crc = crc32Update(0, header);
       await write(f, header);
       let unsynced = 0;
-      for (const p of parts) {
-        crc = crc32Update(crc, p);
-        await write(f, p);
-        // Synced as it goes: hundreds of megabytes of dirty pages flushed at once would hold up
-        // the log's own fdatasyncs (every commit) for the whole flush.
-        unsynced += p.length;
-        if (unsynced >= snapshotSyncBytes) {
+      for (const part of parts) {
+        // Written and synced a slice at a time: hundreds of megabytes of dirty pages flushed at
+        // once would hold up the log's own fdatasyncs (every commit) for the whole flush.
+        let from = 0;
+        while (from < part.length) {
+          const n = Math.min(part.length - from, snapshotSyncBytes - unsynced);
+          const p = part.subarray(from, from + n);
+          from += n;
+          // The checksum is taken while the slice is being written, 1 MiB per event-loop turn.
+          const written = write(f, p);
+          written.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+          for (let at = 0; at < p.length; at += snapshotCrcSliceBytes) {
+            crc = crc32Update(crc, p.subarray(at, at + snapshotCrcSliceBytes));
+            if (at + snapshotCrcSliceBytes < p.length) await nextTurn();
+          }
+          await written;
+          unsynced += n;
+          if (unsynced < snapshotSyncBytes) continue;
           unsynced = 0;
           try {
             await f.datasync();

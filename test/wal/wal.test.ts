@@ -559,7 +559,8 @@ test("Wal.saveSnapshotParts: the file is written from its parts beside the queue
 
 test("Wal.saveSnapshotParts: a large snapshot file is synced every 8 MiB as it is written, not only at the end", async () => {
   // Proves the file's dirty pages never pile up: with 20 MiB of parts, fdatasync runs after the
-  // first 8 MiB and the next 8 MiB are written, and once more at the end; the file reads back whole.
+  // first 8 MiB and the next 8 MiB are written, and once more at the end, and a single 20 MiB part
+  // is cut into 8 MiB writes the same way; the files read back whole.
   await withDir(async (dir) => {
     const inner = new NodeWalFs(dir);
     const events: string[] = [];
@@ -594,6 +595,17 @@ test("Wal.saveSnapshotParts: a large snapshot file is synced every 8 MiB as it i
     assert.ok(typeof back !== "string", String(back));
     assert.equal(back.data.length, 20 * mib);
     assert.equal(back.data[19 * mib], 19);
+    // One part of 20 MiB is written in slices of 8, 8 and 4 MiB, synced after each.
+    events.length = 0;
+    const big = new Uint8Array(20 * mib).map((_, i) => i >>> 20);
+    await wal.saveSnapshotParts(snapshotAt(30, 1).metadata, [big]);
+    assert.deepEqual(
+      events.filter((e) => e !== `w${big.length}` && !/^w\d{1,4}$/.test(e)),
+      [`w${8 * mib}`, "sync", `w${8 * mib}`, "sync", `w${4 * mib}`, "sync"],
+    );
+    const again = await wal.readSnapshot(30, 1);
+    assert.ok(typeof again !== "string", String(again));
+    assert.deepEqual(again.data, big);
     await wal.close();
   });
 });
