@@ -214,11 +214,25 @@ export class ValueArena {
   }
 
   /**
-   * The chunks as they are now, for {@link ArenaBytes} in another thread: every byte appended so
-   * far stays where it is (chunks are shared memory and never overwritten).
+   * The chunks as they are now, for {@link ValueArena.ofChunks} in another thread: every byte
+   * appended so far stays where it is (chunks are shared memory and never overwritten).
    */
   chunkLists(): { readonly chunks: Uint8Array[]; readonly own: Uint8Array[] } {
     return { chunks: [...this.#chunks], own: [...this.#own] };
+  }
+
+  /**
+   * A read-only arena over chunks taken with {@link ValueArena.chunkLists} (e.g. by a snapshot
+   * encoder in another thread): {@link ValueArena.view} reads them; nothing is to be appended.
+   */
+  static ofChunks(lists: {
+    readonly chunks: readonly Uint8Array[];
+    readonly own: readonly Uint8Array[];
+  }): ValueArena {
+    const a = new ValueArena();
+    for (const c of lists.chunks) a.#chunks.push(c);
+    for (const c of lists.own) a.#own.push(c);
+    return a;
   }
 
   #chunk(chunk: number): Uint8Array | undefined {
@@ -247,23 +261,4 @@ function copyInto(target: Uint8Array, source: Uint8Array, at: number): void {
  */
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
-}
-
-/** Read-only access to the records of chunks taken with {@link ValueArena.chunkLists}. */
-export class ArenaBytes {
-  readonly #chunks: readonly Uint8Array[];
-  readonly #own: readonly Uint8Array[];
-
-  constructor(lists: { readonly chunks: readonly Uint8Array[]; readonly own: readonly Uint8Array[] }) {
-    this.#chunks = lists.chunks;
-    this.#own = lists.own;
-  }
-
-  /** A view of `length` bytes at (`chunk`, `offset`), as {@link ValueArena.view}. */
-  view(chunk: number, offset: number, length: number): Uint8Array {
-    if (length === 0) return EMPTY_BYTES;
-    const c = chunk < ownChunkBase ? this.#chunks[chunk] : this.#own[chunk - ownChunkBase];
-    assert(c !== undefined, `ArenaBytes: no chunk ${chunk}`);
-    return c.subarray(offset, offset + length);
-  }
 }

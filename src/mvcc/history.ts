@@ -171,12 +171,23 @@ export class History {
   }
 
   /**
-   * The pages as they are now, for {@link HistoryRows} in another thread: the rows of records
+   * The pages as they are now, for {@link History.ofPages} in another thread: the rows of records
    * already written stay where they are (pages are shared memory; a page that grows is copied to
    * a new one, the old one keeping its rows) until a repack.
    */
   pageList(): Float64Array[] {
     return [...this.#pf];
+  }
+
+  /**
+   * A read-only history over pages taken with {@link History.pageList} (e.g. by a snapshot encoder
+   * in another thread): its field accessors read those rows; it has no `order` and takes no records.
+   */
+  static ofPages(pages: readonly Float64Array[]): History {
+    const h = new History();
+    h.#pf = [...pages];
+    h.#pi = pages.map((f) => new Int32Array(f.buffer, f.byteOffset, f.length * 2));
+    return h;
   }
 
   /** Whether most slots are free, enough to make {@link History.repack} worth its copy. */
@@ -273,46 +284,4 @@ export class History {
 /** Float64 slots in shared memory (see {@link History.pageList}). */
 function sharedRows(n: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(n * 8));
-}
-
-/**
- * Read-only access to the rows of pages taken with {@link History.pageList} (the same layout and
- * field accessors as {@link History}), e.g. by a snapshot encoder in another thread.
- */
-export class HistoryRows {
-  readonly #pf: readonly Float64Array[];
-  readonly #pi: readonly Int32Array[];
-
-  constructor(pages: readonly Float64Array[]) {
-    this.#pf = pages;
-    this.#pi = pages.map((f) => new Int32Array(f.buffer, f.byteOffset, f.length * 2));
-  }
-
-  main(s: number): number {
-    return (this.#pf[s >>> pageShift] as Float64Array)[(s & pageMask) * F] as number;
-  }
-  create(s: number): number {
-    return (this.#pf[s >>> pageShift] as Float64Array)[(s & pageMask) * F + 1] as number;
-  }
-  version(s: number): number {
-    return (this.#pf[s >>> pageShift] as Float64Array)[(s & pageMask) * F + 2] as number;
-  }
-  lease(s: number): number {
-    return (this.#pf[s >>> pageShift] as Float64Array)[(s & pageMask) * F + 3] as number;
-  }
-  sub(s: number): number {
-    return (this.#pi[s >>> pageShift] as Int32Array)[(s & pageMask) * I + 8] as number;
-  }
-  chunk(s: number): number {
-    return (this.#pi[s >>> pageShift] as Int32Array)[(s & pageMask) * I + 11] as number;
-  }
-  offset(s: number): number {
-    return (this.#pi[s >>> pageShift] as Int32Array)[(s & pageMask) * I + 12] as number;
-  }
-  keyLen(s: number): number {
-    return (this.#pi[s >>> pageShift] as Int32Array)[(s & pageMask) * I + 13] as number;
-  }
-  valLen(s: number): number {
-    return (this.#pi[s >>> pageShift] as Int32Array)[(s & pageMask) * I + 14] as number;
-  }
 }

@@ -1,6 +1,6 @@
 import { assert } from "../lib/assert.js";
 import { crc32Update } from "../lib/crc32.js";
-import { ArenaBytes } from "./arena.js";
+import { ValueArena } from "./arena.js";
 import {
   type AuthPermission,
   type AuthRole,
@@ -13,7 +13,7 @@ import {
 } from "./auth.js";
 import { bytesToBinary, concatBytes, EMPTY_BYTES, fromUtf8, utf8 } from "./bytes.js";
 import { CodecError, NeedMoreError, Reader, Writer } from "./codec.js";
-import { HistoryRows } from "./history.js";
+import { History } from "./history.js";
 import { validLeaseId } from "./lessor.js";
 import { snapshotChunkBytes } from "./limits.js";
 import { MvccStore, type MvccStoreOptions } from "./store.js";
@@ -102,8 +102,8 @@ export function* encodeSnapshotSource(
   src: SnapshotSource,
   chunkBytes = snapshotChunkBytes,
 ): Generator<Uint8Array, void, undefined> {
-  const rows = new HistoryRows(src.pages);
-  const bytes = new ArenaBytes(src.chunks);
+  const rows = History.ofPages(src.pages);
+  const bytes = ValueArena.ofChunks(src.chunks);
   const w = new Writer(chunkBytes + 1024);
   let crc = 0;
   const flush = (): Uint8Array => {

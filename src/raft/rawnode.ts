@@ -292,7 +292,7 @@ export class RawNode {
     const rd = this.#pending;
     const r = this.raft;
     if (rd === null || rd.snapshot !== null || r.log.unstableSnapshot !== null) return noInFlight;
-    const messages = this.takeEarlyMessages();
+    const messages = this.#takeEarlyMessages();
     let committedEntries: Entry[] = [];
     if (r.log.hasNextCommittedEntries()) {
       committedEntries = r.log.nextCommittedEntries(r.cfg.committedBytesPerReadyMax);
@@ -313,11 +313,9 @@ export class RawNode {
   /**
    * The messages sendable at any moment, Ready outstanding or not: a leader's early messages
    * (heartbeats, appends; see {@link Ready.messagesEarly}) and proposals and read requests
-   * forwarded to the leader. For a driver that must not take a Ready for a while (the member while
-   * it encodes a snapshot of its state machine, which must not change meanwhile) but should keep
-   * its followers from starting an election.
+   * forwarded to the leader.
    */
-  takeEarlyMessages(): readonly Message[] {
+  #takeEarlyMessages(): readonly Message[] {
     const r = this.raft;
     let messages = r.msgsEarly;
     r.msgsEarly = [];

@@ -25,7 +25,7 @@ export interface SnapshotSaveEvent {
   readonly bytes: number;
   /** From the start of encoding to the file synced. */
   readonly durationMs: number;
-  /** Encoding alone (sliced: the member went on serving and applying meanwhile). */
+  /** Encoding alone (on the encoder thread: the member went on serving and applying meanwhile). */
   readonly encodeMs: number;
   /** Entries this member applied while the snapshot was encoded. */
   readonly appliedWhileEncoding: number;

@@ -56,6 +56,10 @@ import {
 import { MemoryReclaimer } from "./memory.js";
 import { SnapshotEncoder } from "./snapshotencoder.js";
 
+// Snapshots (MVCC data and WAL files) are checksummed with zlib's CRC-32, about ten times faster
+// than the pure layers' JS loop, with identical results.
+useNativeCrc32(crc32);
+
 /** How a member reaches its peers; the TCP peer transport implements it. */
 export interface MemberTransport {
   send(msgs: readonly Message[]): void;
@@ -111,10 +115,6 @@ interface PendingProposal {
 
 /** Largest number of ticks replayed after the process was paused (bounded catch-up). */
 const catchUpTicksMax = 1000;
-// Snapshots (MVCC data and WAL files) are checksummed with zlib's CRC-32, about ten times faster
-// than the pure layers' JS loop, with identical results.
-useNativeCrc32(crc32);
-
 /** Lease revokes proposed per heartbeat (etcd's revoke rate is 1000/s). */
 const leaseRevokesPerTickMax = 100;
 
@@ -158,8 +158,8 @@ export class Member {
   #kicked = false;
   /** A snapshot is being encoded or its file written (see {@link #maybeSnapshot}). */
   #snapshotting = false;
-  /** The store whose snapshot is being encoded: compactions wait (see {@link #applyCommitted}). */
-  #encoding: MvccStore | null = null;
+  /** A snapshot of the state machine is being encoded: compactions wait (see {@link #applyCommitted}). */
+  #encoding = false;
   /** Committed entries held back until the snapshot encoding ends (a compaction and what follows). */
   #heldBack: Entry[] = [];
   /** Entries applied while the current snapshot was encoded (reported with it). */
@@ -309,7 +309,7 @@ export class Member {
 
   /** Whether a snapshot of the state machine is being encoded (compactions wait for it). */
   get encodingSnapshot(): boolean {
-    return this.#encoding !== null;
+    return this.#encoding;
   }
 
   get appliedIndex(): number {
@@ -605,7 +605,7 @@ export class Member {
   #applyCommitted(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const applyStartMs = performance.now();
-    if (this.#encoding === null) for (const e of entries) this.#apply(e);
+    if (!this.#encoding) for (const e of entries) this.#apply(e);
     else {
       for (const e of entries) {
         if (this.#heldBack.length > 0 || rewritesHistory(e)) this.#heldBack.push(e);
@@ -769,7 +769,7 @@ export class Member {
     const term = this.#storage.term(applied);
     const store = this.store;
     let parts: Uint8Array[];
-    this.#encoding = store;
+    this.#encoding = true;
     this.#appliedWhileEncoding = 0;
     try {
       // The state as of `applied` is captured in this turn; the thread encodes it meanwhile.
@@ -778,10 +778,9 @@ export class Member {
       // A snapshot installed from the leader replaced the store: this one is stale.
       if (this.#stopped || this.store !== store) return;
     } finally {
-      this.#encoding = null;
+      this.#encoding = false;
       this.#releaseHeldBack();
     }
-    if (this.#stopped) return;
     const encodeMs = performance.now() - startMs;
     const appliedWhileEncoding = this.#appliedWhileEncoding;
     let bytes = 0;

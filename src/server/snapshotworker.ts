@@ -44,7 +44,6 @@ port.on("message", (job: EncodeJob) => {
     for (const p of parts) if (p.buffer instanceof ArrayBuffer) transfer.add(p.buffer);
     result = { id: job.id, ok: true, parts };
   } catch (e) {
-    transfer.clear();
     result = { id: job.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
   }
   port.postMessage(result, [...transfer]);

@@ -51,3 +51,23 @@ test("SnapshotEncoder: the thread's chunks are the in-thread encoding of the sta
   }
   await assert.rejects(enc.encode(members, snapshotSource(s)), /closed/);
 });
+
+test("SnapshotEncoder: an encoding that fails in the thread rejects with the reason, and the next one works", async () => {
+  // Proves the failure path: a source naming a record slot no page holds makes the thread's
+  // encoder throw; the caller gets "snapshot encoding failed" with the thread's error, and a
+  // later encoding (on a fresh thread) still succeeds.
+  const s = new MvccStore();
+  put(s, "a", utf8("1"));
+  const enc = new SnapshotEncoder();
+  try {
+    const good = snapshotSource(s);
+    await assert.rejects(
+      enc.encode(members, { ...good, order: Int32Array.of(1 << 30) }),
+      /snapshot encoding failed/,
+    );
+    const parts = await enc.encode(members, snapshotSource(s));
+    assert.deepEqual(concatBytes(parts), encodeMemberSnapshot(members, encodeSnapshot(s)));
+  } finally {
+    await enc.close();
+  }
+});
