@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { jsonLogger } from "../server/log.js";
 import { isAdminInvocation, runAdmin } from "./admin/mod.js";
 import { parseCommandLine } from "./flags.js";
+import { tuneGarbageCollector } from "./gctuning.js";
 import { startServer } from "./serve.js";
 
 const synodVersion = "0.1.0";
@@ -34,6 +35,8 @@ async function main(): Promise<number> {
   const config = cmd.config;
   const logger = jsonLogger(config.logLevel === "error" ? "warn" : config.logLevel, { member: config.name });
   for (const w of cmd.warnings) logger.warn(w);
+  const v8Flags = tuneGarbageCollector();
+  if (v8Flags !== "") logger.debug("server: V8 garbage-collector flags set", { flags: v8Flags });
   const server = await startServer(config, logger);
   await new Promise<void>((resolve) => {
     let stopping = false;
