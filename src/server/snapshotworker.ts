@@ -10,7 +10,6 @@ import { encodeMemberSnapshotParts, type MemberInfo } from "./envelope.js";
 
 /** One encoding asked of the thread. */
 export interface EncodeJob {
-  readonly id: number;
   readonly members: readonly MemberInfo[];
   readonly source: SnapshotSource;
   readonly chunkBytes: number;
@@ -18,8 +17,8 @@ export interface EncodeJob {
 
 /** The thread's answer to an {@link EncodeJob}. */
 export type EncodeResult =
-  | { readonly id: number; readonly ok: true; readonly parts: Uint8Array[] }
-  | { readonly id: number; readonly ok: false; readonly error: string };
+  | { readonly ok: true; readonly parts: Uint8Array[] }
+  | { readonly ok: false; readonly error: string };
 
 /** Nice value of this thread: the member's event loop goes first when the cores are busy. */
 const threadNice = 10;
@@ -42,9 +41,9 @@ port.on("message", (job: EncodeJob) => {
       ...encodeMemberSnapshotParts(job.members, encodeSnapshotSource(job.source, job.chunkBytes)),
     ];
     for (const p of parts) if (p.buffer instanceof ArrayBuffer) transfer.add(p.buffer);
-    result = { id: job.id, ok: true, parts };
+    result = { ok: true, parts };
   } catch (e) {
-    result = { id: job.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    result = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
   }
   port.postMessage(result, [...transfer]);
 });

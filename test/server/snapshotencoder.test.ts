@@ -1,5 +1,6 @@
 // The snapshot encoder thread: its chunks equal the in-thread encoding of the same captured state,
-// whatever the store does after the capture, and a closed encoder refuses work.
+// whatever the store does after the capture; a closed encoder fails the encoding in progress and
+// refuses later ones.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { concatBytes, encodeSnapshot, MvccStore, snapshotSource, utf8 } from "../../src/mvcc/mod.js";
@@ -43,7 +44,7 @@ test("SnapshotEncoder: the thread's chunks are the in-thread encoding of the sta
     const split = decodeMemberSnapshot(concatBytes(parts));
     assert.ok(typeof split !== "string");
     assert.deepEqual(split.members, members);
-    // A second encoding on the same thread sees the later writes.
+    // A second encoding (on a thread of its own) sees the later writes.
     const again = concatBytes(await enc.encode(members, snapshotSource(s)));
     assert.deepEqual(again, encodeMemberSnapshot(members, encodeSnapshot(s)));
   } finally {
@@ -70,4 +71,16 @@ test("SnapshotEncoder: an encoding that fails in the thread rejects with the rea
   } finally {
     await enc.close();
   }
+});
+
+test("SnapshotEncoder.close: an encoding in progress fails as closed, and the next is refused", async () => {
+  // Proves close stops the thread of an unfinished encoding: its promise rejects rather than
+  // hanging or resolving, and no encoding starts afterwards.
+  const s = new MvccStore();
+  for (let i = 0; i < 50_000; i++) put(s, `k${i}`, new Uint8Array(100).fill(i & 255));
+  const enc = new SnapshotEncoder();
+  const pending = enc.encode(members, snapshotSource(s));
+  await enc.close();
+  await assert.rejects(pending, /snapshot encoder closed/);
+  await assert.rejects(enc.encode(members, snapshotSource(s)), /snapshot encoder closed/);
 });
