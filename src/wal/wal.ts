@@ -117,6 +117,25 @@ const snapshotSyncBytes = 8 * 1024 * 1024;
 /** Bytes of a snapshot file checksummed in one event-loop turn. */
 const snapshotCrcSliceBytes = 1024 * 1024;
 
+/**
+ * `parts` as pieces (views, no copy) cut where the running total reaches a multiple of
+ * `sliceBytes`, each with whether it ends such a slice.
+ */
+function* slicesOf(
+  parts: readonly Uint8Array[],
+  sliceBytes: number,
+): Generator<readonly [Uint8Array, boolean], void, undefined> {
+  let inSlice = 0;
+  for (const part of parts) {
+    for (let from = 0; from < part.length; ) {
+      const n = Math.min(part.length - from, sliceBytes - inSlice);
+      inSlice = (inSlice + n) % sliceBytes;
+      yield [part.subarray(from, from + n), inSlice === 0];
+      from += n;
+    }
+  }
+}
+
 /** The durable log of one member's data directory. */
 export class Wal {
   #recovered: Recovered;
@@ -252,8 +271,8 @@ export class Wal {
    * Persists a snapshot of the local state machine whose data is given in `parts` (joined only on
    * disk), without holding up other saves: the file is written under its temporary name with a
    * handle of its own, in slices of 8 MiB each synced (its CRC taken 1 MiB per event-loop turn
-   * while a slice is written), while appends go on; then, in the queue, it is renamed, the directory synced and its marker
-   * logged, as {@link saveSnapshot} does. Resolves once all of that is durable. The caller must not
+   * while a slice is written), while appends go on; then, in the queue, it is renamed, the
+   * directory synced and its marker logged, as {@link saveSnapshot} does. Resolves once all of that is durable. The caller must not
    * change `parts` until then, nor start another one before it settles. Rejects like {@link save}.
    */
   async saveSnapshotParts(metadata: SnapshotMetadata, parts: readonly Uint8Array[]): Promise<void> {
@@ -306,28 +325,18 @@ export class Wal {
     try {
       let crc = crc32Update(0, header);
       await write(f, header);
-      let unsynced = 0;
-      for (const part of parts) {
-        // Written and synced a slice at a time: hundreds of megabytes of dirty pages flushed at
-        // once would hold up the log's own fdatasyncs (every commit) for the whole flush.
-        let from = 0;
-        while (from < part.length) {
-          const n = Math.min(part.length - from, snapshotSyncBytes - unsynced);
-          const p = part.subarray(from, from + n);
-          from += n;
-          // The checksum is taken while the slice is being written, 1 MiB per event-loop turn.
-          const written = write(f, p);
-          written.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-          for (let i = 0; i < p.length; i += snapshotCrcSliceBytes) {
-            crc = crc32Update(crc, p.subarray(i, i + snapshotCrcSliceBytes));
-            if (i + snapshotCrcSliceBytes < p.length) await nextTurn();
-          }
-          await written;
-          unsynced += n;
-          if (unsynced < snapshotSyncBytes) continue;
-          unsynced = 0;
-          await sync(f);
+      // Written and synced a slice at a time: hundreds of megabytes of dirty pages flushed at once
+      // would hold up the log's own fdatasyncs (every commit) for the whole flush.
+      for (const [p, endsSlice] of slicesOf(parts, snapshotSyncBytes)) {
+        // The checksum is taken while the piece is being written, 1 MiB per event-loop turn.
+        const written = write(f, p);
+        written.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        for (let i = 0; i < p.length; i += snapshotCrcSliceBytes) {
+          crc = crc32Update(crc, p.subarray(i, i + snapshotCrcSliceBytes));
+          if (i + snapshotCrcSliceBytes < p.length) await nextTurn();
         }
+        await written;
+        if (endsSlice) await sync(f);
       }
       await write(f, snapshotFileTrailer(crc));
       await sync(f);

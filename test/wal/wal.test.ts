@@ -557,6 +557,33 @@ test("Wal.saveSnapshotParts: the file is written from its parts beside the queue
   });
 });
 
+test("Wal.saveSnapshotParts: an fdatasync error inside the file stops its writing and fails the WAL", async () => {
+  // Proves the slice syncs are checked like the log's own: the first one failing (after 8 of 20
+  // MiB) ends the file there, the save rejects, onFatal hears EIO once, later saves are refused,
+  // and a restart recovers no snapshot from the temporary file.
+  await withDir(async (dir) => {
+    const fs = new FaultFs(dir);
+    const fatal: Error[] = [];
+    const wal = await Wal.open(dir, { fs, onFatal: (e) => fatal.push(e), preallocateAhead: false });
+    await wal.save({ entries: entries(1, 30, 1), hardState: hs(1, 30) });
+    const mib = 1 << 20;
+    const parts = Array.from({ length: 20 }, (_, i) => new Uint8Array(mib).fill(i));
+    const writesBefore = fs.writes;
+    fs.failSyncs = true;
+    await rejectsWith(wal.saveSnapshotParts(snapshotAt(20, 1).metadata, parts), ErrorCode.walFailed);
+    assert.equal(fs.writes - writesBefore, 1 + 8, "the header and the first 8 MiB, nothing after");
+    assert.equal(fatal.length, 1);
+    assert.match(fatal[0]?.message ?? "", /EIO/);
+    fs.failSyncs = false;
+    await rejectsWith(wal.save({ entries: entries(31, 1, 1) }), ErrorCode.walFailed);
+    await wal.close();
+    const again = await Wal.open(dir, small);
+    assert.equal(again.recovered.snapshot, null);
+    assert.equal(again.recovered.lastIndex, 30);
+    await again.close();
+  });
+});
+
 test("Wal.saveSnapshotParts: a large snapshot file is synced every 8 MiB as it is written, not only at the end", async () => {
   // Proves the file's dirty pages never pile up: with 20 MiB of parts, fdatasync runs after the
   // first 8 MiB and the next 8 MiB are written, and once more at the end, and a single 20 MiB part
