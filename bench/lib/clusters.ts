@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EtcdClient } from "../../src/api/etcd/client/mod.js";
-import { freePortNotIn } from "../../src/testing/procs.js";
+import { freePort } from "../../src/testing/procs.js";
 
 /** Settings both clusters share. */
 export interface ClusterSettings {
@@ -37,8 +37,6 @@ const clockTicksPerSecond = 100;
 
 /** Every process started and not yet seen to exit, by pid. */
 const live = new Map<number, ChildProcess>();
-/** Ports given to listeners of this process's clusters (both clusters of a run start at once). */
-const takenPorts = new Set<number>();
 
 /** Kills (SIGKILL) every member still running: for exit hooks. Synchronous. */
 export function killAllSync(): void {
@@ -199,8 +197,8 @@ export async function startCluster(
   for (let i = 1; i <= s.size; i++) {
     specs.push({
       name: `m${i}`,
-      clientPort: await freePortNotIn(takenPorts),
-      peerPort: await freePortNotIn(takenPorts),
+      clientPort: await freePort(),
+      peerPort: await freePort(),
       dataDir: join(dir, `m${i}`),
     });
   }

@@ -4,8 +4,25 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** A port that was free a moment ago on 127.0.0.1 (bound to port 0, then released). */
-export function freePort(): Promise<number> {
+/** Every port {@link freePort} has handed out in this process. */
+const issuedPorts = new Set<number>();
+
+/**
+ * A port that was free a moment ago on 127.0.0.1 (bound to port 0, then released), never one this
+ * process was handed before: the kernel may give a just-released port to the next bind to port 0,
+ * and two listeners of one cluster must not be told the same port.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await boundAndReleased();
+    if (!issuedPorts.has(port)) {
+      issuedPorts.add(port);
+      return port;
+    }
+  }
+}
+
+function boundAndReleased(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
@@ -15,20 +32,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/**
- * A free port not in `taken`, added to it. A port released by {@link freePort} may be handed out
- * again by the next bind to port 0: listeners of one cluster take their ports through one set.
- */
-export async function freePortNotIn(taken: Set<number>): Promise<number> {
-  for (;;) {
-    const p = await freePort();
-    if (!taken.has(p)) {
-      taken.add(p);
-      return p;
-    }
-  }
 }
 
 /** One member of a {@link ProcessCluster}. */
@@ -82,13 +85,11 @@ export class ProcessCluster {
     schemes: { readonly client?: "http" | "https"; readonly peer?: "http" | "https" } = {},
   ): Promise<ProcessCluster> {
     const c = new ProcessCluster(mkdtempSync(join(tmpdir(), "synod-procs-")), mainJs, extraArgs, schemes);
-    const taken = new Set<number>();
-    const distinctPort = (): Promise<number> => freePortNotIn(taken);
     for (let i = 1; i <= n; i++) {
       c.members.push({
         name: `m${i}`,
-        clientPort: await distinctPort(),
-        peerPort: await distinctPort(),
+        clientPort: await freePort(),
+        peerPort: await freePort(),
         dataDir: join(c.root, `m${i}`),
         proc: null,
         log: "",
