@@ -2,7 +2,7 @@
  * Side-by-side runs: each comparison runs one workload against etcd and against Synod in
  * alternation (etcd first in odd rounds, Synod first in even ones), keeps each side's best
  * round (interference from other work on the machine only makes figures worse), and turns the
- * pair into a row: etcd figure, Synod figure, ratio Synod/etcd, the target and PASS or MISS.
+ * pair into a row: etcd figure, Synod figure, ratio Synod/etcd, the target and PASS or MISS (ERROR when requests failed).
  */
 import { execFile } from "node:child_process";
 import type { BenchCluster } from "./clusters.js";
@@ -36,7 +36,7 @@ export interface Row {
   /** Extra text in the target column (e.g. for check perf). */
   readonly targetText?: string;
   /** Overrides the ratio-based verdict. */
-  readonly verdict?: "PASS" | "MISS" | "-";
+  readonly verdict?: Verdict;
 }
 
 /** The figure `metric` of `r`. */
@@ -115,15 +115,21 @@ export function rowOf(p: Pair): Row {
     higherIsBetter: m === "throughput",
     target: p.comparison.target,
     ...(p.etcd.errors + p.synod.errors > 0
-      ? { targetText: `errors e${p.etcd.errors}/s${p.synod.errors}` }
+      ? { targetText: `errors e${p.etcd.errors}/s${p.synod.errors}`, verdict: "ERROR" as const }
       : {}),
   };
 }
 
 const num = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
+/**
+ * A row's verdict. ERROR: requests failed on either side, so the figures do not compare (a full
+ * disk, say, makes a side fast at failing); "-": the row has no target.
+ */
+export type Verdict = "PASS" | "MISS" | "ERROR" | "-";
+
 /** The verdict of a row. */
-export function verdictOf(r: Row): "PASS" | "MISS" | "-" {
+export function verdictOf(r: Row): Verdict {
   if (r.verdict !== undefined) return r.verdict;
   if (r.target === null || r.etcd === 0) return "-";
   const ratio = r.synod / r.etcd;
