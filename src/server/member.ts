@@ -53,7 +53,7 @@ import {
   unwrapHashCheck,
   wrapHashCheck,
 } from "./envelope.js";
-import { MemoryReclaimer } from "./memory.js";
+import { MemoryReclaimer, releaseBuffers } from "./memory.js";
 import { SnapshotEncoder } from "./snapshotencoder.js";
 
 // Snapshots (MVCC data and WAL files) are checksummed with zlib's CRC-32, about ten times faster
@@ -776,7 +776,10 @@ export class Member {
       parts = await this.#snapshotEncoder.encode(this.members(), snapshotSource(store));
       await this.options.snapshotHold?.();
       // A snapshot installed from the leader replaced the store: this one is stale.
-      if (this.#stopped || this.store !== store) return;
+      if (this.#stopped || this.store !== store) {
+        releaseBuffers(parts);
+        return;
+      }
     } finally {
       this.#encoding = false;
       this.#releaseHeldBack();
@@ -785,7 +788,13 @@ export class Member {
     const appliedWhileEncoding = this.#appliedWhileEncoding;
     let bytes = 0;
     for (const p of parts) bytes += p.length;
-    await this.#wal.saveSnapshotParts({ index: applied, term, confState }, parts);
+    try {
+      await this.#wal.saveSnapshotParts({ index: applied, term, confState }, parts);
+    } finally {
+      // Written (or failed) and not needed again: the file is read back to send it. Freed now
+      // rather than by a full collection, which would stop the member for tens of milliseconds.
+      releaseBuffers(parts);
+    }
     this.#snapshotSaved(applied, confState, bytes, startMs, encodeMs, appliedWhileEncoding);
   }
 
@@ -808,7 +817,6 @@ export class Member {
     encodeMs: number,
     appliedWhileEncoding: number,
   ): void {
-    this.#reclaimer.dropped(bytes);
     // A snapshot installed from the leader meanwhile supersedes it.
     if (this.#stopped || applied <= this.#storage.snapshot().metadata.index) return;
     this.#storage.createSnapshot(applied, confState, EMPTY_BYTES);
@@ -835,7 +843,6 @@ export class Member {
     });
   }
 
-  /** Replaces the state machine with the snapshot Raft just installed (from the leader). */
   /**
    * Sends Raft's messages. The storage keeps no snapshot data in memory once the snapshot is on
    * disk (a whole copy of the state), so a snapshot message is sent after its data is read back.
@@ -872,6 +879,7 @@ export class Member {
     this.#transport.send([{ ...m, snapshot: loaded }]);
   }
 
+  /** Replaces the state machine with the snapshot Raft just installed (from the leader). */
   #installSnapshot(): void {
     // Entries held back for a snapshot encoding are older than the installed snapshot.
     this.#heldBack = [];

@@ -38,10 +38,29 @@ export function collectGarbage(): number {
 }
 
 /**
- * Returns the memory of large compactions and snapshots to the system. A compaction that frees
- * most of the store replaces its arena chunks and history pages with dense copies, and a snapshot
- * leaves its encoded copies behind once written; both are garbage that V8 frees only at its next
- * full collection, which an idle or lightly loaded member may not run for a long time
+ * Frees the memory behind `views` now, without a full garbage collection, and returns its size in
+ * bytes. Each distinct ArrayBuffer is transferred to a new ArrayBuffer that nothing references: the
+ * next young-generation collection (a few milliseconds away on a busy member) frees it. Without
+ * this, buffers kept through a long write have reached the old generation and are freed only by a
+ * full collection. The views are detached (length 0) afterwards: the caller must not need them, and
+ * no write of them may still be in progress. Shared and already detached buffers are left alone.
+ */
+export function releaseBuffers(views: readonly Uint8Array[]): number {
+  const buffers = new Set<ArrayBuffer>();
+  for (const v of views)
+    if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength > 0) buffers.add(v.buffer);
+  let bytes = 0;
+  for (const b of buffers) {
+    bytes += b.byteLength;
+    structuredClone(b, { transfer: [b] });
+  }
+  return bytes;
+}
+
+/**
+ * Returns the memory of large compactions to the system. A compaction that frees most of the store
+ * replaces its arena chunks and history pages with dense copies: garbage that V8 frees only at its
+ * next full collection, which an idle or lightly loaded member may not run for a long time
  * (young-generation collections do not free them). So once {@link reclaimBytesMin} bytes have
  * been dropped, one full collection is scheduled for the next turn of the event loop: large
  * buffers go back to the system (they are mapped on their own) and V8 shrinks its heap.
@@ -66,7 +85,7 @@ export class MemoryReclaimer {
     this.#storeBytes = releasedBytes;
   }
 
-  /** Counts `bytes` of memory the caller just dropped (a written snapshot's data). */
+  /** Counts `bytes` of memory the caller just dropped, garbage for the next full collection. */
   dropped(bytes: number): void {
     this.#pendingBytes += bytes;
     if (this.#scheduled || this.#pendingBytes < reclaimBytesMin) return;

@@ -2,7 +2,15 @@
 // when requests failed on either side.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Comparison, compareTable, type Pair, rowOf, verdictOf } from "../../bench/lib/compare.js";
+import {
+  type Comparison,
+  compareTable,
+  opts,
+  type Pair,
+  rowOf,
+  verdictOf,
+  warmupOf,
+} from "../../bench/lib/compare.js";
 import type { LoadResult } from "../../bench/lib/stats.js";
 
 function result(throughput: number, p99: number, errors = 0): LoadResult {
@@ -70,4 +78,21 @@ test("rowOf: failed requests on either side make the row ERROR whatever the rati
     const line = compareTable([row]).split("\n").at(-1) ?? "";
     assert.match(line, /errors e\d+\/s\d+\s+ERROR$/);
   }
+});
+
+test("warmupOf: a timed workload warms up for the given time, watch for the puts its rate makes in it", () => {
+  const put = opts({ workload: "put", endpoints: ["127.0.0.1:1"], clients: 16, durationMs: 10_000 });
+  assert.deepEqual(warmupOf(put, 3000), { ...put, durationMs: 3000 });
+  const watch = opts({
+    workload: "watch",
+    endpoints: ["127.0.0.1:1"],
+    watchers: 10_000,
+    putRate: 10,
+    putTotal: 100,
+  });
+  const w = warmupOf(watch, 3000);
+  assert.equal(w.putTotal, 30);
+  assert.equal(w.watchers, 10_000, "the same watcher setup");
+  assert.deepEqual({ ...w, putTotal: 100 }, watch);
+  assert.equal(warmupOf(watch, 10).putTotal, 1, "at least one put");
 });
