@@ -82,6 +82,7 @@ function memberOptions(
     heartbeatMs: config.heartbeatIntervalMs,
     electionMs: config.electionTimeoutMs,
     snapshotCount: config.snapshotCount,
+    staggerSnapshots: true,
     mvcc: {
       limits: {
         quotaBytes: config.quotaBackendBytes,

@@ -55,6 +55,7 @@ import {
 } from "./envelope.js";
 import { MemoryReclaimer, releaseBuffers } from "./memory.js";
 import { SnapshotEncoder } from "./snapshotencoder.js";
+import { snapshotDueIndex, snapshotPhase } from "./snapshotschedule.js";
 
 // Snapshots (MVCC data and WAL files) are checksummed with zlib's CRC-32, about ten times faster
 // than the pure layers' JS loop, with identical results.
@@ -81,6 +82,11 @@ export interface MemberOptions {
   readonly electionMs?: number;
   /** Applied entries between local snapshots (etcd's `--snapshot-count`). Default 100000. */
   readonly snapshotCount?: number;
+  /**
+   * Each member snapshots at its own phase of the interval (see `snapshotschedule.ts`) instead of
+   * every member at the same index. Default false (etcd's schedule); the server turns it on.
+   */
+  readonly staggerSnapshots?: boolean;
   /** Entries kept in memory behind a snapshot for slow followers. Default 5000 (etcd's catch-up count). */
   readonly catchUpEntries?: number;
   /** Milliseconds a proposal or read may wait before failing with a timeout. Default 5000 + 2 × election. */
@@ -736,7 +742,8 @@ export class Member {
   // ------------------------------------------------------------------ snapshots
 
   /**
-   * Takes a snapshot every `snapshotCount` applied entries, one at a time, in the background. The
+   * Takes a snapshot every `snapshotCount` applied entries (at this member's phase of the interval
+   * with `staggerSnapshots`), one at a time, in the background. The
    * state as of `applied` is captured in this turn and encoded into chunks (never joined in
    * memory) by the {@link SnapshotEncoder}'s thread while the loop goes on applying (new revisions
    * only append records, which the encoder leaves out; a compaction waits, see
@@ -748,7 +755,11 @@ export class Member {
     const count = this.options.snapshotCount ?? 100_000;
     const snapIndex = this.#storage.snapshot().metadata.index;
     const applied = this.store.appliedIndex;
-    if (applied - snapIndex < count) return;
+    if (applied - snapIndex < count / 2) return;
+    const phase = this.options.staggerSnapshots
+      ? snapshotPhase([...this.#members.keys()], this.id, count)
+      : null;
+    if (applied < snapshotDueIndex(snapIndex, count, phase)) return;
     // A follower may have applied entries it has not yet written (committed ones that arrived
     // during its last write, see #whileWriting): the snapshot waits until they are in the log.
     if (applied > this.#storage.lastIndex()) return;

@@ -33,6 +33,7 @@ interface Cluster {
       requestTimeoutMs?: number;
       slowWalMs?: number;
       snapshotHold?: () => Promise<void>;
+      staggerSnapshots?: boolean;
     },
   ): Promise<Member>;
   stopAll(): Promise<void>;
@@ -62,6 +63,7 @@ function cluster(): Cluster {
         catchUpEntries: 5,
         ...(opts.slowWalMs === undefined ? {} : { wal: { fs: slowFs(dir, opts.slowWalMs) } }),
         ...(opts.snapshotHold === undefined ? {} : { snapshotHold: opts.snapshotHold }),
+        ...(opts.staggerSnapshots === undefined ? {} : { staggerSnapshots: opts.staggerSnapshots }),
         transport: net.transport(id),
       });
       net.attach(id, m);
@@ -207,6 +209,42 @@ test("Member: a lagging member catches up from a snapshot after the others compa
     });
     assert.equal(lagging.members().length, 3, "membership restored from the snapshot");
   } finally {
+    await c.stopAll();
+  }
+});
+
+test("Member: with staggerSnapshots each member snapshots at its own phase of the interval", async () => {
+  // Proves the staggered schedule in a running cluster: members 1, 2 and 3 (phases 0, 100 and 200
+  // of 300) take their snapshots at different indexes, each near its own phase, every interval;
+  // the cluster's state is the same everywhere after.
+  const c = cluster();
+  const events: SnapshotSaveEvent[] = [];
+  const onSnapshot = (m: unknown): void => {
+    events.push(m as SnapshotSaveEvent);
+  };
+  snapshotSaveChannel.subscribe(onSnapshot);
+  try {
+    for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 300, staggerSnapshots: true });
+    await until("a leader", () => leaderOf(c) !== undefined);
+    const leader = leaderOf(c) as Member;
+    for (let i = 0; i < 1000; i++)
+      await leader.propose({ type: "put", request: { key: key(`g${i % 50}`), value: key(`${i}`) } });
+    await until("each member's snapshots", () =>
+      [1, 2, 3].every((id) => events.filter((e) => e.member === id).length >= 2),
+    );
+    for (const id of [1, 2, 3]) {
+      const phase = (id - 1) * 100;
+      const indexes = events.filter((e) => e.member === id).map((e) => e.index);
+      for (const index of indexes) {
+        const late = (((index - phase) % 300) + 300) % 300;
+        assert.ok(late < 60, `member ${id} (phase ${phase}) snapshots at ${indexes.join(", ")}`);
+      }
+    }
+    const members = [...c.members.values()];
+    await until("all applied", () => new Set(members.map((m) => m.appliedIndex)).size === 1);
+    assert.equal(new Set(members.map((m) => JSON.stringify(m.store.hashKv(0)))).size, 1);
+  } finally {
+    snapshotSaveChannel.unsubscribe(onSnapshot);
     await c.stopAll();
   }
 });
