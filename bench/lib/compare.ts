@@ -2,7 +2,8 @@
  * Side-by-side runs: each comparison runs one workload against etcd and against Synod in
  * alternation (etcd first in odd rounds, Synod first in even ones), keeps each side's best
  * round (interference from other work on the machine only makes figures worse), and turns the
- * pair into a row: etcd figure, Synod figure, ratio Synod/etcd, the target and PASS or MISS (ERROR when requests failed).
+ * pair into a row: etcd figure, Synod figure, ratio Synod/etcd, the target and PASS or MISS
+ * (ERROR when requests failed).
  */
 import { execFile } from "node:child_process";
 import type { BenchCluster } from "./clusters.js";

@@ -743,10 +743,10 @@ export class Member {
 
   /**
    * Takes a snapshot every `snapshotCount` applied entries (at this member's phase of the interval
-   * with `staggerSnapshots`), one at a time, in the background. The
-   * state as of `applied` is captured in this turn and encoded into chunks (never joined in
-   * memory) by the {@link SnapshotEncoder}'s thread while the loop goes on applying (new revisions
-   * only append records, which the encoder leaves out; a compaction waits, see
+   * with `staggerSnapshots`), one at a time, in the background. The state as of `applied` is
+   * captured in this turn and encoded into chunks (never joined in memory) by the
+   * {@link SnapshotEncoder}'s thread while the loop goes on applying (new revisions only append
+   * records, which the encoder leaves out; a compaction waits, see
    * {@link #applyCommitted}). The file is then written, and only once it is durable does the
    * storage record the snapshot and drop the log before it (keeping `catchUpEntries`).
    */
