@@ -755,10 +755,7 @@ export class Member {
     const count = this.options.snapshotCount ?? 100_000;
     const snapIndex = this.#storage.snapshot().metadata.index;
     const applied = this.store.appliedIndex;
-    if (applied - snapIndex < count / 2) return;
-    const phase = this.options.staggerSnapshots
-      ? snapshotPhase([...this.#members.keys()], this.id, count)
-      : null;
+    const phase = this.options.staggerSnapshots ? snapshotPhase(this.#members.keys(), this.id, count) : null;
     if (applied < snapshotDueIndex(snapIndex, count, phase)) return;
     // A follower may have applied entries it has not yet written (committed ones that arrived
     // during its last write, see #whileWriting): the snapshot waits until they are in the log.

@@ -10,10 +10,16 @@
 import type { NodeId } from "../raft/types.js";
 
 /** This member's phase: `⌊i·count/n⌋` for its position `i` among the `n` member ids (0 if absent). */
-export function snapshotPhase(ids: readonly NodeId[], self: NodeId, count: number): number {
-  const sorted = [...ids].sort((a, b) => a - b);
-  const i = sorted.indexOf(self);
-  return i <= 0 ? 0 : Math.floor((i * count) / sorted.length);
+export function snapshotPhase(ids: Iterable<NodeId>, self: NodeId, count: number): number {
+  let below = 0;
+  let n = 0;
+  let present = false;
+  for (const id of ids) {
+    n++;
+    if (id < self) below++;
+    else if (id === self) present = true;
+  }
+  return present ? Math.floor((below * count) / n) : 0;
 }
 
 /**

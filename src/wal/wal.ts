@@ -272,8 +272,9 @@ export class Wal {
    * disk), without holding up other saves: the file is written under its temporary name with a
    * handle of its own, in slices of 8 MiB each synced (its CRC taken 1 MiB per event-loop turn
    * while a slice is written), while appends go on; then, in the queue, it is renamed, the
-   * directory synced and its marker logged, as {@link saveSnapshot} does. Resolves once all of that is durable. The caller must not
-   * change `parts` until then, nor start another one before it settles. Rejects like {@link save}.
+   * directory synced and its marker logged, as {@link saveSnapshot} does. Resolves once all of
+   * that is durable. The caller must not change `parts` until then, nor start another one before
+   * it settles. Rejects like {@link save}.
    */
   async saveSnapshotParts(metadata: SnapshotMetadata, parts: readonly Uint8Array[]): Promise<void> {
     if (this.#failure !== null) throw this.#failure;
