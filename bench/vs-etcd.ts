@@ -33,6 +33,7 @@ import {
   checkPerf,
   compareTable,
   detailTable,
+  errorMark,
   opts,
   type Pair,
   type Row,
@@ -239,9 +240,7 @@ async function main(): Promise<void> {
         higherIsBetter: false,
         target: 1.0,
         // RSS after a load that failed in part measures a smaller store.
-        ...(e.errors + sy.errors > 0
-          ? { targetText: `errors e${e.errors}/s${sy.errors}`, verdict: "ERROR" as const }
-          : {}),
+        ...errorMark(e.errors, sy.errors),
       });
     }
 

@@ -115,6 +115,16 @@ export async function runPair(
   return { comparison: c, etcd: best.etcd, synod: best.synod, all };
 }
 
+/**
+ * The fields that mark a row whose requests failed (`etcdErrors`, `synodErrors` of them): its
+ * verdict is ERROR and its target column counts them. None when nothing failed.
+ */
+export function errorMark(etcdErrors: number, synodErrors: number): Pick<Row, "targetText" | "verdict"> {
+  return etcdErrors + synodErrors > 0
+    ? { targetText: `errors e${etcdErrors}/s${synodErrors}`, verdict: "ERROR" }
+    : {};
+}
+
 /** The row of a pair. */
 export function rowOf(p: Pair): Row {
   const m = p.comparison.metric;
@@ -125,9 +135,7 @@ export function rowOf(p: Pair): Row {
     synod: figure(p.synod, m),
     higherIsBetter: m === "throughput",
     target: p.comparison.target,
-    ...(p.etcd.errors + p.synod.errors > 0
-      ? { targetText: `errors e${p.etcd.errors}/s${p.synod.errors}`, verdict: "ERROR" as const }
-      : {}),
+    ...errorMark(p.etcd.errors, p.synod.errors),
   };
 }
 
