@@ -21,6 +21,16 @@ const infos: MemberInfo[] = [1, 2, 3].map((id) => ({
   isLearner: false,
 }));
 
+/** Every member's {@link SnapshotSaveEvent} from now until `stop`. */
+function snapshotEvents(): { events: SnapshotSaveEvent[]; stop: () => void } {
+  const events: SnapshotSaveEvent[] = [];
+  const onSnapshot = (m: unknown): void => {
+    events.push(m as SnapshotSaveEvent);
+  };
+  snapshotSaveChannel.subscribe(onSnapshot);
+  return { events, stop: () => snapshotSaveChannel.unsubscribe(onSnapshot) };
+}
+
 interface Cluster {
   readonly net: LoopNet;
   readonly dirs: Map<number, string>;
@@ -218,11 +228,7 @@ test("Member: with staggerSnapshots each member snapshots at its own phase of th
   // of 300) take their snapshots at different indexes, each near its own phase, every interval;
   // the cluster's state is the same everywhere after.
   const c = cluster();
-  const events: SnapshotSaveEvent[] = [];
-  const onSnapshot = (m: unknown): void => {
-    events.push(m as SnapshotSaveEvent);
-  };
-  snapshotSaveChannel.subscribe(onSnapshot);
+  const { events, stop: stopEvents } = snapshotEvents();
   try {
     for (const id of [1, 2, 3]) await c.start(id, { snapshotCount: 300, staggerSnapshots: true });
     await until("a leader", () => leaderOf(c) !== undefined);
@@ -244,7 +250,7 @@ test("Member: with staggerSnapshots each member snapshots at its own phase of th
     await until("all applied", () => new Set(members.map((m) => m.appliedIndex)).size === 1);
     assert.equal(new Set(members.map((m) => JSON.stringify(m.store.hashKv(0)))).size, 1);
   } finally {
-    snapshotSaveChannel.unsubscribe(onSnapshot);
+    stopEvents();
     await c.stopAll();
   }
 });
@@ -287,11 +293,7 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
   // succeed; no election happens; and a member restarted from the snapshot and the log after it
   // ends with the same state as the others.
   const c = cluster();
-  const events: SnapshotSaveEvent[] = [];
-  const onSnapshot = (m: unknown): void => {
-    events.push(m as SnapshotSaveEvent);
-  };
-  snapshotSaveChannel.subscribe(onSnapshot);
+  const { events, stop: stopEvents } = snapshotEvents();
   let open = false;
   let release = (): void => {};
   const opened = new Promise<void>((r) => {
@@ -363,7 +365,7 @@ test("Member: a snapshot is encoded while writes go on being applied; a compacti
     assert.deepEqual(back.store.hashKv(0), leader.store.hashKv(0));
   } finally {
     release();
-    snapshotSaveChannel.unsubscribe(onSnapshot);
+    stopEvents();
     await c.stopAll();
   }
 });

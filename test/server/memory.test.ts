@@ -110,3 +110,16 @@ test("releaseBuffers: old-generation buffers are freed by young collections, bef
     obs.disconnect();
   }
 });
+
+test("releaseBuffers: views of shared and empty buffers are left as they are", () => {
+  // Proves the guard: a SharedArrayBuffer cannot be transferred (other threads may hold it), so
+  // its views keep their bytes and count nothing; empty and detached buffers count nothing.
+  const shared = new Uint8Array(new SharedArrayBuffer(1024)).fill(9);
+  const empty = new Uint8Array(0);
+  const plain = new Uint8Array(16);
+  assert.equal(releaseBuffers([shared, empty, plain]), 16);
+  assert.equal(shared.length, 1024);
+  assert.equal(shared[1023], 9);
+  assert.equal(plain.length, 0, "the ArrayBuffer-backed view is detached");
+  assert.equal(releaseBuffers([plain, empty]), 0);
+});
